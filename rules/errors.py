@@ -1,0 +1,16 @@
+"""Errors a user sees as one sentence: the file (and line) that was unusable, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A performance log, power log or folder that cannot be used; the message names file and line."""
+
+    def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")

@@ -1,0 +1,30 @@
+"""The kinds of result `power-check` knows, and how a directory walk finds them.
+
+A kind claims a directory when that directory is the root of one result of its kind; the walk asks
+every kind about every directory. Adding a kind = one module with a `ResultKind` and one line here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from rules.result import CheckResult
+
+
+class ResultKind(Protocol):
+    name: str
+
+    def claims(self, directory: Path) -> bool:
+        """True when `directory` is the root of exactly one result of this kind."""
+        ...
+
+    def check(self, directory: Path, ruleset: str | None) -> CheckResult:
+        """Compute the result; raise `rules.errors.InputError` when the input is unusable."""
+        ...
+
+
+def registered_kinds() -> list[ResultKind]:
+    from rules.inference.kind import InferenceKind
+
+    return [InferenceKind()]

@@ -1,0 +1,65 @@
+"""What every kind of check returns, and the fields the CLI prints for all kinds alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CheckResult:
+    """One result (an inference scenario, a training benchmark, a tiny energy run).
+
+    `value`/`unit` are the metric as MLPerf published it for that kind and round. Subclasses add their
+    own fields and extend `to_json`; `valid` is False when the metric cannot be computed or the logs
+    say the run was invalid, and `errors` then holds one sentence per reason.
+    """
+
+    path: str
+    kind: str
+    value: float | None
+    unit: str
+    valid: bool
+    scenario: str = ""
+    uncertainty: float | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "scenario": self.scenario,
+            "value": self.value,
+            "unit": self.unit,
+            "uncertainty": self.uncertainty,
+            "valid": self.valid,
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+        }
+
+    def csv_row(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "scenario": self.scenario,
+            "value": self.value,
+            "unit": self.unit,
+            "uncertainty": self.uncertainty,
+            "valid": self.valid,
+            "errors": " | ".join(self.errors),
+        }
+
+    def summary_line(self) -> str:
+        value = "n/a" if self.value is None else f"{self.value:.10g} {self.unit}"
+        if self.uncertainty is not None and self.value is not None:
+            value += f" ± {self.uncertainty:.2g}"
+        verdict = "VALID" if self.valid else "INVALID"
+        scenario = f" {self.scenario}" if self.scenario else ""
+        line = f"{self.path}: {self.kind}{scenario} {value} [{verdict}]"
+        if self.errors:
+            line += " — " + "; ".join(self.errors)
+        return line
+
+
+CSV_COLUMNS = ("path", "kind", "scenario", "value", "unit", "uncertainty", "valid", "errors")
