@@ -1,0 +1,154 @@
+"""The `Analyzer` interface: what every power source looks like to the director and the daemon.
+
+Synchronous by design: drivers do blocking I/O; the director runs each analyzer in its own thread.
+A measurement is `start(interval_s, mark)` … `fetch()` as often as wanted … `stop()`. `fetch()`
+returns the samples not yet read, as a `Trace` chunk, exactly once each (also after `stop()`, until
+drained). Timestamps are UTC epoch nanoseconds of the moment the sample was taken.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar, Literal
+
+from analyzers.errors import RangesNotApplicable
+from analyzers.trace import Trace
+
+AUTO: Literal["auto"] = "auto"
+RangeRequest = float | Literal["auto"]
+
+# Capability names an `Identity` may list.
+CAP_WATTS = "watts"
+CAP_VOLTS = "volts"
+CAP_AMPS = "amps"
+CAP_PF = "pf"
+CAP_ENERGY = "energy"
+CAP_RANGES = "ranges"
+CAP_UNCERTAINTY = "uncertainty"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the source is. `model` is what PTD's `Identify` reports in field 0."""
+
+    model: str
+    serial: str = ""
+    firmware: str = ""
+    vendor: str = ""
+    capabilities: frozenset[str] = frozenset({CAP_WATTS})
+    min_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class RangeSetting:
+    """One range: `auto` on/off and the range value in V or A (None when unknown)."""
+
+    value: float | None
+    auto: bool | None  # None = unknown
+
+
+@dataclass(frozen=True)
+class Ranges:
+    volts: RangeSetting
+    amps: RangeSetting
+
+
+@dataclass(frozen=True)
+class MeasurementStats:
+    """Statistics of the current or last measurement, as PTD's `Watts` and `Uncertainty` report them.
+
+    `samples` counts every sample, `errors` the sentinel ones, `valid` the rest. Uncertainty fields are
+    fractions (0.0063 = 0.63 %); `uncertainty_unknown` counts samples with no uncertainty estimate and
+    `uncertainty_invalid` those whose uncertainty is above the source's limit.
+    """
+
+    avg_w: float
+    min_w: float
+    max_w: float
+    samples: int
+    errors: int
+    valid: int
+    uncertainty_avg: float = float("nan")
+    uncertainty_min: float = float("nan")
+    uncertainty_max: float = float("nan")
+    uncertainty_invalid: int = 0
+    uncertainty_valid: int = 0
+    uncertainty_unknown: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Analyzer(ABC):
+    """A power source. Subclasses register under the `joulebench.analyzers` entry-point group."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, device: str = "") -> None:
+        self.device = device
+
+    # -- identity and layout --------------------------------------------------------------------
+
+    @abstractmethod
+    def identify(self) -> Identity: ...
+
+    @property
+    @abstractmethod
+    def channel_count(self) -> int:
+        """Number of channels (elements); 1 for a single-channel meter. Traces of a meter with more
+        than one channel carry one `ChannelBlock` per channel and the sum as the total."""
+
+    # -- ranges (only for sources that have them) -----------------------------------------------
+
+    @property
+    def supports_ranges(self) -> bool:
+        return False
+
+    def get_ranges(self, channel: int | None = None) -> Ranges:
+        raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
+
+    def set_volts_range(self, volts: RangeRequest, channel: int | None = None) -> None:
+        raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
+
+    def set_amps_range(self, amps: RangeRequest, channel: int | None = None) -> None:
+        raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
+
+    # -- measurement ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def start(self, interval_s: float, mark: str = "") -> None:
+        """Begin sampling every `interval_s` seconds, tagging samples with `mark`."""
+
+    @abstractmethod
+    def set_mark(self, mark: str) -> None:
+        """Tag samples taken from now on with `mark`."""
+
+    @abstractmethod
+    def fetch(self) -> Trace:
+        """Samples not yet read (possibly none), in time order; each sample is returned once."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """End the measurement; samples taken before stop stay fetchable."""
+
+    @abstractmethod
+    def stats(self) -> MeasurementStats:
+        """Statistics over every sample of the current (or last) measurement."""
+
+    @property
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    def close(self) -> None:
+        """Release the device (serial port, socket, remote control). Safe to call twice."""
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
