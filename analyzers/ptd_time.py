@@ -1,0 +1,119 @@
+"""PTD / LoadGen wall-clock strings `MM-DD-YYYY HH:MM:SS[.fff…]` <-> UTC epoch nanoseconds.
+
+Both PTDaemon (`spl.txt`, console log) and LoadGen (`power_begin`/`power_end`) write this form. The
+vectorised parser reads the digits straight out of an Arrow string buffer, so a million timestamps
+cost a few milliseconds and no Python objects; it accepts 0 to 9 fractional digits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+_NS_PER_S = 1_000_000_000
+_NS_PER_DAY = 86_400 * _NS_PER_S
+_BASE_LEN = 19  # "MM-DD-YYYY HH:MM:SS"
+_MAX_FRACTION_DIGITS = 9
+# Byte offsets of the fixed separators and their expected characters.
+_SEPARATORS = ((2, ord("-")), (5, ord("-")), (10, ord(" ")), (13, ord(":")), (16, ord(":")))
+
+
+class PtdTimeError(ValueError):
+    """A string that is not a `MM-DD-YYYY HH:MM:SS[.fff]` timestamp."""
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm), vectorised."""
+    year = year - (month <= 2)
+    era = np.floor_divide(year, 400)
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def parse_ptd_times(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse an Arrow string array; returns (epoch_ns int64, ok bool). Rows not ok hold 0."""
+    if isinstance(strings, pa.ChunkedArray):
+        parts = [parse_ptd_times(chunk) for chunk in strings.chunks]
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    if pa.types.is_large_string(strings.type):
+        offset_type: type[np.integer] = np.int64
+    elif pa.types.is_string(strings.type):
+        offset_type = np.int32
+    else:
+        raise TypeError(f"expected an Arrow string array, got {strings.type}")
+    n = len(strings)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    _validity, offsets_buffer, data_buffer = strings.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[strings.offset : strings.offset + n + 1]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, dtype=np.uint8)
+    )
+    starts = offsets[:-1].astype(np.int64)
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    ok = lengths >= _BASE_LEN
+    if strings.null_count:
+        ok &= np.asarray(strings.is_valid())
+    fraction_digits = np.clip(lengths - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS)
+    ok &= (lengths == _BASE_LEN) | (
+        (lengths > _BASE_LEN + 1) & (lengths <= _BASE_LEN + 1 + _MAX_FRACTION_DIGITS)
+    )
+    # Rows that are too short read from position 0 so the gathers below stay in bounds.
+    safe_starts = np.where(ok, starts, 0)
+    last = len(data) - 1
+
+    def byte_at(position: int) -> np.ndarray:
+        return data[np.minimum(safe_starts + position, last)].astype(np.int64)
+
+    def digits(first: int, count: int) -> np.ndarray:
+        value = np.zeros(n, dtype=np.int64)
+        for position in range(first, first + count):
+            digit = byte_at(position) - 48
+            ok[:] &= (digit >= 0) & (digit <= 9)
+            value = value * 10 + digit
+        return value
+
+    for position, expected in _SEPARATORS:
+        ok &= byte_at(position) == expected
+    month = digits(0, 2)
+    day = digits(3, 2)
+    year = digits(6, 4)
+    hour = digits(11, 2)
+    minute = digits(14, 2)
+    second = digits(17, 2)
+    has_fraction = lengths > _BASE_LEN
+    ok &= ~has_fraction | (byte_at(_BASE_LEN) == ord("."))
+    fraction = np.zeros(n, dtype=np.int64)
+    for index in range(_MAX_FRACTION_DIGITS):
+        present = index < fraction_digits
+        digit = np.where(present, byte_at(_BASE_LEN + 1 + index) - 48, 0)
+        ok &= ~present | ((digit >= 0) & (digit <= 9))
+        fraction = fraction * 10 + digit
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
+    days = _days_from_civil(year, month, day)
+    seconds = hour * 3600 + minute * 60 + second
+    epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
+    return np.where(ok, epoch_ns, 0), ok
+
+
+def parse_ptd_time(text: str) -> int:
+    """One timestamp to UTC epoch ns (the string is taken as UTC, as MLPerf tooling does)."""
+    stripped = text.strip()
+    epoch_ns, ok = parse_ptd_times(pa.array([stripped], type=pa.string()))
+    if not ok[0]:
+        raise PtdTimeError(f"not a MM-DD-YYYY HH:MM:SS.fff timestamp: {text!r}")
+    return int(epoch_ns[0])
+
+
+def format_ptd_time(epoch_ns: int) -> str:
+    """UTC epoch ns to PTD's `MM-DD-YYYY HH:MM:SS.mmm` (milliseconds truncated, as PTD prints)."""
+    seconds, rest_ns = divmod(int(epoch_ns), _NS_PER_S)
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    return f"{moment:%m-%d-%Y %H:%M:%S}.{rest_ns // 1_000_000:03d}"

@@ -1,0 +1,351 @@
+"""Read PTD sample logs (`spl.txt`, the `-l` data log) into a `Trace`, without a per-line Python loop.
+
+Three layouts share one line grammar (PTD_AND_MLPERF_POWER.md §2):
+- single channel: `Time,<ts>,Watts,w,Volts,v,Amps,a,PF,pf[,Mark,m]`
+- multi-channel: the same sum block, then `Ch1,Watts,w,Volts,v,Amps,a,PF,pf,Ch2,...`
+- several analyzers merged by the director: the sum block, then `Analyzer1,Time,<ts>,Watts,...` per analyzer
+The layout is read off the first sample line; pyarrow's CSV reader then parses the whole file with
+typed columns. Lines of another shape (NOTICE/ERROR lines, a truncated last line, garbage, a line
+missing a channel block) are skipped and reported with their line number; blank lines are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from analyzers.ptd_time import parse_ptd_times
+from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+
+_QUANTITY_LABELS = ("Watts", "Volts", "Amps", "PF")
+_CHANNEL_LABEL = re.compile(r"^Ch(\d+)$")
+_ANALYZER_LABEL = re.compile(r"^Analyzer(\d+)$")
+_NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|NaN|inf|Inf)\s*$"
+_LAYOUT_PROBE_BYTES = 1 << 16
+NOT_SET_MARK = "notset"
+
+
+class SplFormatError(ValueError):
+    """The file holds no line a PTD sample log could start with."""
+
+
+@dataclass(frozen=True)
+class QuantityColumns:
+    """Column indexes of one `Watts,w,Volts,v,Amps,a,PF,pf` block."""
+
+    watts: int
+    volts: int
+    amps: int
+    pf: int
+
+
+@dataclass(frozen=True)
+class SplLayout:
+    field_count: int
+    time: int
+    total: QuantityColumns
+    mark: int | None
+    blocks: tuple[QuantityColumns, ...] = ()
+    block_labels: tuple[str, ...] = ()
+    block_times: tuple[int, ...] = ()  # per-analyzer timestamp columns (merged layout only)
+
+    @property
+    def merged_analyzers(self) -> bool:
+        return bool(self.block_times)
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    line: int | None
+    reason: str
+
+
+@dataclass
+class SplReadResult:
+    trace: Trace
+    layout: SplLayout
+    skipped: list[SkippedLine] = field(default_factory=list)
+    analyzer_skew_ns: int = 0
+    """Merged layout: the largest |t(analyzer k) - t(analyzer 1)| on one line (the pairing error)."""
+
+    def skipped_summary(self, path: str | Path, limit: int = 3) -> list[str]:
+        """One sentence per skipped line (the first `limit`), then a count of the rest."""
+        sentences = [
+            f"{path}:{s.line if s.line is not None else '?'}: skipped line ({s.reason})"
+            for s in self.skipped[:limit]
+        ]
+        if len(self.skipped) > limit:
+            sentences.append(f"{path}: {len(self.skipped) - limit} more lines skipped")
+        return sentences
+
+
+def _quantity_block(tokens: list[str], start: int) -> QuantityColumns | None:
+    """The block `Watts,w,Volts,v,Amps,a,PF,pf` starting at `start`, or None if it is not there."""
+    if len(tokens) < start + 8:
+        return None
+    for offset, label in enumerate(_QUANTITY_LABELS):
+        if tokens[start + 2 * offset] != label:
+            return None
+    return QuantityColumns(start + 1, start + 3, start + 5, start + 7)
+
+
+def detect_layout(first_line: str) -> SplLayout:
+    """The column layout of a sample line; raises SplFormatError if it is not one."""
+    tokens = first_line.rstrip("\r\n").split(",")
+    total = _quantity_block(tokens, 2) if tokens[:1] == ["Time"] else None
+    if total is None:
+        raise SplFormatError("not a PTD sample line (expected Time,<ts>,Watts,..,Volts,..,Amps,..,PF,..)")
+    position = 10
+    mark: int | None = None
+    if position + 1 < len(tokens) and tokens[position] == "Mark":
+        mark = position + 1
+        position += 2
+    blocks: list[QuantityColumns] = []
+    labels: list[str] = []
+    times: list[int] = []
+    while position < len(tokens):
+        label = tokens[position]
+        if _CHANNEL_LABEL.match(label) and not times:
+            block = _quantity_block(tokens, position + 1)
+            if block is None:
+                raise SplFormatError(f"channel block {label} is incomplete")
+            blocks.append(block)
+            labels.append(label)
+            position += 9
+        elif _ANALYZER_LABEL.match(label):
+            if tokens[position + 1 : position + 2] != ["Time"]:
+                raise SplFormatError(f"{label} is not followed by a Time field")
+            block = _quantity_block(tokens, position + 3)
+            if block is None:
+                raise SplFormatError(f"{label} block is incomplete")
+            blocks.append(block)
+            labels.append(label)
+            times.append(position + 2)
+            position += 11
+            # An analyzer's own line may carry its mark and its own channels; the analyzer total is what
+            # the merged line sums, so those are skipped up to the next analyzer.
+            while position < len(tokens) and not _ANALYZER_LABEL.match(tokens[position]):
+                position += 1
+        else:
+            raise SplFormatError(f"unexpected field {label!r} at position {position + 1}")
+    return SplLayout(
+        field_count=len(tokens),
+        time=1,
+        total=total,
+        mark=mark,
+        blocks=tuple(blocks),
+        block_labels=tuple(labels),
+        block_times=tuple(times),
+    )
+
+
+def _first_sample_line(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        probe = handle.read(_LAYOUT_PROBE_BYTES)
+        while True:
+            for raw in probe.splitlines():
+                if raw.startswith(b"Time,") and b",Watts," in raw:
+                    try:
+                        detect_layout(raw.decode("utf-8", "replace"))
+                    except SplFormatError:
+                        continue
+                    return raw.decode("utf-8", "replace")
+            more = handle.read(_LAYOUT_PROBE_BYTES)
+            if not more:
+                return None
+            # Keep the partial last line of the previous probe so a line split across reads is seen whole.
+            probe = probe[probe.rfind(b"\n") + 1 :] + more
+
+
+def _column_name(index: int) -> str:
+    return f"f{index}"
+
+
+def _read_table(
+    path: Path, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool
+) -> tuple[pa.Table, list[SkippedLine]]:
+    skipped: list[SkippedLine] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        if row.text.strip():
+            reason = f"{row.actual_columns} fields, expected {row.expected_columns}"
+            skipped.append(SkippedLine(row.number, reason))
+        return "skip"
+
+    numeric = [layout.total.watts, layout.total.volts, layout.total.amps, layout.total.pf]
+    for block in layout.blocks:
+        numeric += [block.watts, block.volts, block.amps, block.pf]
+    strings = [0, layout.time, *layout.block_times]
+    column_types: dict[str, pa.DataType] = {_column_name(i): numeric_type for i in numeric}
+    column_types.update({_column_name(i): pa.string() for i in strings})
+    if layout.mark is not None:
+        column_types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=[_column_name(i) for i in range(layout.field_count)],
+            use_threads=use_threads,
+            block_size=1 << 22,
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=column_types,
+            include_columns=list(column_types),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, skipped
+
+
+def _table_line_numbers(row_count: int, skipped: list[SkippedLine]) -> np.ndarray | None:
+    """Physical line number of each table row, when pyarrow told us every skipped line's number."""
+    numbers = [s.line for s in skipped]
+    if any(n is None for n in numbers):
+        return None
+    total_lines = row_count + len(numbers)
+    return np.setdiff1d(
+        np.arange(1, total_lines + 1), np.asarray(numbers, dtype=np.int64), assume_unique=True
+    )
+
+
+def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric column (typed, or strings after a conversion error) -> (float64 values, parsed-ok mask)."""
+    if pa.types.is_string(column.type):
+        good = pc.fill_null(pc.match_substring_regex(column, _NUMBER), False)
+        cleaned = pc.if_else(good, column, pa.scalar(None, pa.string()))
+        values = pc.cast(pc.utf8_trim_whitespace(cleaned), pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64), np.asarray(
+            good.to_numpy(zero_copy_only=False), dtype=bool
+        )
+    values = np.asarray(column.to_numpy(), dtype=np.float64)
+    return values, np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _sentinel_flags(watts: np.ndarray, parsed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flags = np.full(len(watts), SAMPLE_OK, dtype=np.int8)
+    flags[watts == -1.0] = SAMPLE_ERROR
+    flags[watts == -2.0] = SAMPLE_MISSED
+    flags[~parsed | np.isnan(watts)] = SAMPLE_ERROR
+    clean = np.where(flags == SAMPLE_OK, watts, np.nan)
+    return clean, flags
+
+
+def _not_provided(values: np.ndarray) -> np.ndarray:
+    """PTD writes -1 for a quantity it does not provide (e.g. volts of a sum block)."""
+    return np.where(values == -1.0, np.nan, values)
+
+
+def _marks(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
+    unified = column.unify_dictionaries()
+    if unified.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), ()
+    dictionary = unified.chunk(0).dictionary.to_pylist()
+    codes = np.concatenate(
+        [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int32) for chunk in unified.chunks]
+    )
+    names = [str(name) for name in dictionary]
+    if NOT_SET_MARK in names:
+        # PTD's `notset` means "no mark": fold it into NO_MARK and drop it from the names.
+        notset = names.index(NOT_SET_MARK)
+        remap = np.arange(len(names) + 1, dtype=np.int32) - 1  # index 0 is NO_MARK
+        remap[notset + 1] = NO_MARK
+        remap[notset + 2 :] -= 1
+        codes = remap[codes + 1]
+        del names[notset]
+    return codes, tuple(names)
+
+
+def read_spl(path: str | Path) -> SplReadResult:
+    """Parse a PTD sample log. An empty file gives an empty trace; a file with no sample line raises."""
+    path = Path(path)
+    first = _first_sample_line(path)
+    if first is None:
+        if path.stat().st_size == 0 or not path.read_bytes().strip():
+            layout = SplLayout(12, 1, QuantityColumns(3, 5, 7, 9), 11)
+            return SplReadResult(Trace.empty(source=str(path)), layout)
+        raise SplFormatError("no PTD sample line (Time,<ts>,Watts,..) in the file")
+    layout = detect_layout(first)
+    try:
+        table, skipped = _read_table(path, layout, pa.float64(), use_threads=True)
+    except pa.ArrowInvalid:
+        # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
+        table, skipped = _read_table(path, layout, pa.string(), use_threads=False)
+
+    is_sample = np.asarray(
+        pc.equal(table[_column_name(0)], "Time").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])
+    watts_raw, watts_parsed = _to_float(table[_column_name(layout.total.watts)])
+    keep = is_sample & time_ok
+    block_values = []
+    for block in layout.blocks:
+        values, parsed = _to_float(table[_column_name(block.watts)])
+        keep &= parsed | ~is_sample
+        block_values.append(values)
+
+    bad = ~keep & ~_blank_rows(table)
+    if bad.any():
+        if any(s.line is None for s in skipped):
+            # Line numbers are known only from a single-threaded read; this is the rare, broken-file path.
+            table_again, skipped = _read_table(path, layout, pa.string(), use_threads=False)
+            del table_again
+        line_numbers = _table_line_numbers(len(table), skipped)
+        for row in np.flatnonzero(bad)[:100]:
+            line = int(line_numbers[row]) if line_numbers is not None else None
+            reason = "bad timestamp" if is_sample[row] and not time_ok[row] else "not a sample line"
+            if is_sample[row] and time_ok[row]:
+                reason = "a value is not a number"
+            skipped.append(SkippedLine(line, reason))
+        skipped.sort(key=lambda s: s.line or 0)
+
+    watts, flags = _sentinel_flags(watts_raw[keep], watts_parsed[keep])
+    total = layout.total
+    channels = []
+    for block, values in zip(layout.blocks, block_values, strict=True):
+        channel_watts, channel_flags = _sentinel_flags(values[keep], np.ones(int(keep.sum()), dtype=bool))
+        channels.append(
+            ChannelBlock.from_columns(
+                channel_watts,
+                volts=_not_provided(_to_float(table[_column_name(block.volts)])[0][keep]),
+                amps=_not_provided(_to_float(table[_column_name(block.amps)])[0][keep]),
+                pf=_not_provided(_to_float(table[_column_name(block.pf)])[0][keep]),
+                flags=channel_flags,
+            )
+        )
+    if layout.mark is not None:
+        codes, names = _marks(table[_column_name(layout.mark)])
+        codes = codes[keep]
+    else:
+        codes, names = np.full(int(keep.sum()), NO_MARK, dtype=np.int32), ()
+    skew = 0
+    for time_column in layout.block_times:
+        block_ns, block_ok = parse_ptd_times(table[_column_name(time_column)])
+        usable = keep & block_ok
+        if usable.any():
+            skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
+    trace = Trace(
+        time_ns=np.ascontiguousarray(time_ns[keep]),
+        watts=watts,
+        volts=_not_provided(_to_float(table[_column_name(total.volts)])[0][keep]),
+        amps=_not_provided(_to_float(table[_column_name(total.amps)])[0][keep]),
+        pf=_not_provided(_to_float(table[_column_name(total.pf)])[0][keep]),
+        uncertainty=np.full(int(keep.sum()), np.nan),
+        flags=flags,
+        mark_codes=np.ascontiguousarray(codes, dtype=np.int32),
+        mark_names=names,
+        channels=tuple(channels),
+        source=str(path),
+    )
+    return SplReadResult(trace=trace, layout=layout, skipped=skipped, analyzer_skew_ns=skew)
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    first = table[_column_name(0)]
+    return np.asarray(pc.equal(pc.utf8_trim_whitespace(first), "").to_numpy(zero_copy_only=False), dtype=bool)

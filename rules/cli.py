@@ -1,0 +1,191 @@
+"""`power-check PATH...`: the published power metric (and its evidence) of every result under PATH.
+
+Exit status: 2 if any input was unusable, else 1 if any result is invalid, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rules.errors import InputError
+from rules.kinds import ResultKind, registered_kinds
+from rules.result import CSV_COLUMNS, CheckResult
+from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_UNUSABLE = 2
+
+
+@dataclass
+class Unusable:
+    """An input that yielded no result; `sentence` names the file (and line) and why."""
+
+    path: str
+    kind: str
+    sentence: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "value": None,
+            "valid": False,
+            "unusable": True,
+            "errors": [self.sentence],
+        }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="power-check",
+        description="Compute MLPerf power results (W, J or mJ per query, kJ per training run, "
+        "µJ per inference) from result folders; walks every PATH.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="a result folder or any tree containing them"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON list, one object per result")
+    output.add_argument("--csv", action="store_true", help="print CSV, one row per result")
+    parser.add_argument(
+        "--ruleset", metavar="NAME", help="force a rule set (default: detected from the logs)"
+    )
+    parser.add_argument("--list-rulesets", action="store_true", help="print the rule sets, one per line")
+    return parser
+
+
+def walk(root: Path, kinds: Sequence[ResultKind]) -> Iterator[tuple[Path, ResultKind]]:
+    """Every (directory, kind) under root where a kind claims the directory; claimed trees are not entered."""
+    for directory, subdirectories, _files in os.walk(root):
+        here = Path(directory)
+        claimed = [kind for kind in kinds if kind.claims(here)]
+        for kind in claimed:
+            yield here, kind
+        if claimed:
+            subdirectories.clear()
+        else:
+            subdirectories.sort()
+
+
+def check_paths(paths: Sequence[str], ruleset: str | None) -> list[CheckResult | Unusable]:
+    kinds = registered_kinds()
+    outcomes: list[CheckResult | Unusable] = []
+    for raw in paths:
+        root = Path(raw)
+        if not root.exists():
+            outcomes.append(Unusable(raw, "", f"{raw}: no such file or directory"))
+            continue
+        found = False
+        for directory, kind in walk(root, kinds):
+            found = True
+            outcomes.append(_check_one(directory, kind, ruleset))
+        if not found:
+            outcomes.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
+    return outcomes
+
+
+def _check_one(directory: Path, kind: ResultKind, ruleset: str | None) -> CheckResult | Unusable:
+    try:
+        # A rule set of another kind (e.g. a training one while walking inference folders) does not apply.
+        applies = not ruleset or get_ruleset(ruleset).kind in ("", kind.name)
+        return kind.check(directory, ruleset if applies else None)
+    except InputError as error:
+        return Unusable(str(directory), kind.name, str(error))
+    except (
+        Exception
+    ) as error:  # a bug must not end the walk or show a traceback; it is reported as a sentence
+        return Unusable(str(directory), kind.name, f"{directory}: unexpected {type(error).__name__}: {error}")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def print_human(outcomes: Sequence[CheckResult | Unusable]) -> None:
+    by_kind: dict[str, list[CheckResult]] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, CheckResult):
+            by_kind.setdefault(outcome.kind, []).append(outcome)
+    for kind, results in by_kind.items():
+        valid = sum(r.valid for r in results)
+        print(f"== {kind}: {len(results)} result(s), {valid} valid")
+        for result in results:
+            print(result.summary_line())
+            for note in result.notes:
+                print(f"   note: {note}")
+    for outcome in outcomes:
+        if isinstance(outcome, Unusable):
+            print(f"power-check: {outcome.sentence}", file=sys.stderr)
+
+
+def print_csv(outcomes: Sequence[CheckResult | Unusable]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for outcome in outcomes:
+        if isinstance(outcome, CheckResult):
+            writer.writerow(outcome.csv_row())
+        else:
+            writer.writerow(
+                {"path": outcome.path, "kind": outcome.kind, "valid": False, "errors": outcome.sentence}
+            )
+
+
+def exit_status(outcomes: Sequence[CheckResult | Unusable]) -> int:
+    if any(isinstance(o, Unusable) for o in outcomes):
+        return EXIT_UNUSABLE
+    if any(not o.valid for o in outcomes if isinstance(o, CheckResult)):
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_rulesets:
+        for ruleset in all_rulesets():
+            published = ruleset.published.isoformat() if ruleset.published else "-"
+            print(f"{ruleset.name}\t{ruleset.kind}\t{ruleset.round or '-'}\t{published}")
+        return EXIT_OK
+    if not args.paths:
+        parser.error("give at least one PATH (or --list-rulesets)")
+    if args.ruleset:
+        try:
+            get_ruleset(args.ruleset)
+        except UnknownRulesetError as error:
+            print(f"power-check: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
+    outcomes = check_paths(args.paths, args.ruleset)
+    if args.json:
+        json.dump([_json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        for outcome in outcomes:
+            if isinstance(outcome, Unusable):
+                print(f"power-check: {outcome.sentence}", file=sys.stderr)
+    elif args.csv:
+        print_csv(outcomes)
+        for outcome in outcomes:
+            if isinstance(outcome, Unusable):
+                print(f"power-check: {outcome.sentence}", file=sys.stderr)
+    else:
+        print_human(outcomes)
+    return exit_status(outcomes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

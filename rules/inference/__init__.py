@@ -1,0 +1,1 @@
+"""MLPerf Inference power results: LoadGen logs + PTD sample logs -> W or J/mJ per query."""

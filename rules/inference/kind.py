@@ -1,0 +1,215 @@
+"""The inference kind of `power-check`: a `performance/` folder with `run_1/` (and `ranging/`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzers.spl import SplFormatError, SplReadResult, read_spl
+from rules.errors import InputError
+from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
+from rules.inference.metric import MetricError, canonical_scenario, compute_metric
+from rules.inference.window import WindowStats, window_stats
+from rules.result import CheckResult
+from rules.rulesets import Ruleset, get_ruleset, ruleset_for_date
+
+DETAIL_LOG = "mlperf_log_detail.txt"
+SAMPLE_LOG = "spl.txt"
+TESTING_DIR = "run_1"
+RANGING_DIR = "ranging"
+
+
+@dataclass
+class InferenceResult(CheckResult):
+    ruleset: str = ""
+    avg_power_w: float | None = None
+    energy_per_query_j: float | None = None
+    queries: float | None = None
+    query_count_method: str | None = None
+    efficiency: float | None = None
+    efficiency_unit: str = ""
+    samples: int = 0
+    window_s: float | None = None
+    stats: WindowStats | None = None
+    ranging_avg_power_w: float | None = None
+    loadgen_validity: str | None = None
+    skipped_lines: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        stats = self.stats
+        data.update(
+            {
+                "ruleset": self.ruleset,
+                "avg_power_w": self.avg_power_w,
+                "energy_per_query_j": self.energy_per_query_j,
+                "queries": self.queries,
+                "query_count_method": self.query_count_method,
+                "efficiency": self.efficiency,
+                "efficiency_unit": self.efficiency_unit,
+                "samples": self.samples,
+                "window_s": self.window_s,
+                "loadgen_validity": self.loadgen_validity,
+                "ranging_avg_power_w": self.ranging_avg_power_w,
+                "skipped_lines": self.skipped_lines,
+                "integrated_energy_j": stats.integrated_energy_j if stats else None,
+                "integrated_avg_power_w": stats.integrated_avg_power_w if stats else None,
+                "integral_difference": stats.integral_difference if stats else None,
+                "nominal_interval_s": stats.nominal_interval_s if stats else None,
+                "expected_samples": stats.expected_samples if stats else None,
+                "longest_gap_s": stats.longest_gap_s if stats else None,
+                "sentinels": {
+                    "error": stats.sentinel_errors if stats else 0,
+                    "missed": stats.sentinel_missed if stats else 0,
+                },
+            }
+        )
+        return data
+
+    def summary_line(self) -> str:
+        verdict = "VALID" if self.valid else "INVALID"
+        if self.value is None:
+            head = f"{self.path}: {self.scenario or 'inference'} n/a [{verdict}]"
+        else:
+            head = (
+                f"{self.path}: {self.scenario} {self.value:.10g} {self.unit} "
+                f"(avg {self.avg_power_w:.6f} W, {self.samples} samples in {self.window_s:.3f} s, "
+                f"{self.ruleset}) [{verdict}]"
+            )
+        if self.errors:
+            head += " — " + "; ".join(self.errors)
+        return head
+
+
+class InferenceKind:
+    name = "inference"
+
+    def claims(self, directory: Path) -> bool:
+        run = directory / TESTING_DIR
+        return (run / DETAIL_LOG).is_file() or (run / SAMPLE_LOG).is_file()
+
+    def check(self, directory: Path, ruleset: str | None) -> CheckResult:
+        run = directory / TESTING_DIR
+        log = read_loadgen_log(_required(run / DETAIL_LOG))
+        begin_ns = log.time_ns("power_begin")
+        end_ns = log.time_ns("power_end")
+        if end_ns <= begin_ns:
+            raise InputError(log.path, "power_end is not after power_begin", line=log.lines.get("power_end"))
+        samples = _read_samples(_required(run / SAMPLE_LOG))
+        scenario = _scenario(directory, log)
+        rules = _ruleset(log, ruleset, begin_ns)
+        stats = window_stats(samples.trace, begin_ns, end_ns)
+        result = InferenceResult(
+            path=str(directory),
+            kind=self.name,
+            value=None,
+            unit="",
+            valid=False,
+            scenario=scenario,
+            ruleset=rules.name,
+            samples=stats.samples,
+            window_s=stats.window_s,
+            stats=stats,
+            avg_power_w=stats.avg_power_w,
+            loadgen_validity=log.get("result_validity"),
+            skipped_lines=len(samples.skipped),
+        )
+        result.notes += log.problems[:3] + samples.skipped_summary(run / SAMPLE_LOG)
+        if stats.sentinel_errors or stats.sentinel_missed:
+            result.notes.append(
+                f"{run / SAMPLE_LOG}: {stats.sentinel_errors} error (-1) and "
+                f"{stats.sentinel_missed} missed (-2) samples inside the window were not counted"
+            )
+        if stats.avg_power_w is None:
+            result.errors.append(
+                f"{run / SAMPLE_LOG}: no sample lies inside the power window "
+                f"({log.get('power_begin')} .. {log.get('power_end')} from {log.where('power_begin')})"
+            )
+            return result
+        try:
+            metric = compute_metric(scenario, log, rules, stats.avg_power_w, stats.window_s)
+        except MetricError as error:
+            result.errors.append(str(error))
+            return result
+        result.value = metric.value
+        result.unit = metric.unit
+        result.energy_per_query_j = metric.energy_per_query_j
+        result.queries = metric.queries
+        result.query_count_method = metric.query_count_method
+        result.efficiency = metric.efficiency
+        result.efficiency_unit = metric.efficiency_unit
+        result.notes += list(metric.notes)
+        result.ranging_avg_power_w = _ranging_average(directory / RANGING_DIR, result.notes)
+        validity = result.loadgen_validity
+        if validity != "VALID":
+            result.errors.append(
+                f"{log.where('result_validity')}: LoadGen reported result_validity={validity}"
+            )
+        result.valid = not result.errors
+        return result
+
+
+def _required(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(path, "missing (a power result needs run_1/mlperf_log_detail.txt and run_1/spl.txt)")
+    return path
+
+
+def _read_samples(path: Path) -> SplReadResult:
+    try:
+        return read_spl(path)
+    except SplFormatError as error:
+        raise InputError(path, str(error)) from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror}") from None
+
+
+def _scenario(directory: Path, log: LoadgenLog) -> str:
+    # The folder names the scenario the result is submitted under; LoadGen's effective_scenario may differ
+    # (a MultiStream result inferred from a SingleStream run).
+    for part in reversed(directory.resolve().parts):
+        scenario = canonical_scenario(part)
+        if scenario:
+            return scenario
+    scenario = canonical_scenario(str(log.get("effective_scenario", "")))
+    if scenario is None:
+        raise InputError(log.path, "no scenario in the folder names and no effective_scenario in the log")
+    return scenario
+
+
+def _ruleset(log: LoadgenLog, forced: str | None, begin_ns: int) -> Ruleset:
+    if forced:
+        return get_ruleset(forced)
+    run_date = _run_date(log, begin_ns)
+    detected = ruleset_for_date("inference", run_date)
+    if detected is None:
+        raise InputError(log.path, "no inference rule set is installed")
+    return detected
+
+
+def _run_date(log: LoadgenLog, begin_ns: int) -> dt.date:
+    stamp = log.get("test_datetime")
+    if isinstance(stamp, str):
+        try:
+            return dt.date.fromisoformat(stamp[:10])
+        except ValueError:
+            pass
+    return dt.datetime.fromtimestamp(begin_ns / 1e9, tz=dt.timezone.utc).date()
+
+
+def _ranging_average(ranging: Path, notes: list[str]) -> float | None:
+    """The same MLPerf mean over the ranging run, the companion the 5 % power check compares with."""
+    if not (ranging / DETAIL_LOG).is_file() or not (ranging / SAMPLE_LOG).is_file():
+        return None
+    try:
+        log = read_loadgen_log(ranging / DETAIL_LOG)
+        stats = window_stats(
+            read_spl(ranging / SAMPLE_LOG).trace, log.time_ns("power_begin"), log.time_ns("power_end")
+        )
+    except (InputError, SplFormatError, OSError) as error:
+        notes.append(f"ranging run not usable: {error}")
+        return None
+    return stats.avg_power_w
