@@ -139,7 +139,7 @@ class Analyzer(ABC):
     @abstractmethod
     def running(self) -> bool: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing to release
         """Release the device (serial port, socket, remote control). Safe to call twice."""
 
     def __enter__(self) -> Analyzer:

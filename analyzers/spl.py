@@ -274,6 +274,10 @@ def read_spl(path: str | Path) -> SplReadResult:
     layout = detect_layout(first)
     try:
         table, skipped = _read_table(path, layout, pa.float64(), use_threads=True)
+        if any(s.line is None for s in skipped):
+            # pyarrow numbers rows only when reading on one thread: re-read the (rare) damaged file so
+            # every skipped line can be named.
+            table, skipped = _read_table(path, layout, pa.float64(), use_threads=False)
     except pa.ArrowInvalid:
         # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
         table, skipped = _read_table(path, layout, pa.string(), use_threads=False)
@@ -283,7 +287,7 @@ def read_spl(path: str | Path) -> SplReadResult:
     )
     time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])
     watts_raw, watts_parsed = _to_float(table[_column_name(layout.total.watts)])
-    keep = is_sample & time_ok
+    keep = is_sample & time_ok & watts_parsed
     block_values = []
     for block in layout.blocks:
         values, parsed = _to_float(table[_column_name(block.watts)])
@@ -292,10 +296,6 @@ def read_spl(path: str | Path) -> SplReadResult:
 
     bad = ~keep & ~_blank_rows(table)
     if bad.any():
-        if any(s.line is None for s in skipped):
-            # Line numbers are known only from a single-threaded read; this is the rare, broken-file path.
-            table_again, skipped = _read_table(path, layout, pa.string(), use_threads=False)
-            del table_again
         line_numbers = _table_line_numbers(len(table), skipped)
         for row in np.flatnonzero(bad)[:100]:
             line = int(line_numbers[row]) if line_numbers is not None else None

@@ -188,8 +188,8 @@ class Trace:
                     names.append(name)
                 mapping[i] = lookup[name]
             recoded.append(mapping[part.mark_codes])
-        energies = [p.energy_j for p in parts]
-        energy = None if any(e is None for e in energies) else np.concatenate(energies)  # type: ignore[arg-type]
+        energies = [p.energy_j for p in parts if p.energy_j is not None]
+        energy = np.concatenate(energies) if len(energies) == len(parts) else None
         blocks = tuple(
             ChannelBlock(
                 **{
@@ -221,7 +221,9 @@ class Trace:
     @property
     def marks(self) -> pd.Categorical:
         """The per-sample marks as a pandas Categorical (NaN where a sample had no mark)."""
-        return pd.Categorical.from_codes(self.mark_codes, categories=list(self.mark_names))
+        return pd.Categorical.from_codes(
+            self.mark_codes, categories=pd.Index(list(self.mark_names), dtype=object)
+        )
 
     def valid_mask(self) -> np.ndarray:
         """True where the sample is a real reading: no sentinel and a finite watts value."""

@@ -8,7 +8,9 @@ from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, 
 
 def _two_channel_trace() -> Trace:
     t = np.array([1_000, 2_000, 3_000, 4_000], dtype=np.int64)
-    ch1 = ChannelBlock.from_columns([1.0, 2.0, np.nan, 4.0], volts=[230.0] * 4, flags=[0, 0, SAMPLE_MISSED, 0])
+    ch1 = ChannelBlock.from_columns(
+        [1.0, 2.0, np.nan, 4.0], volts=[230.0] * 4, flags=[0, 0, SAMPLE_MISSED, 0]
+    )
     ch2 = ChannelBlock.from_columns([10.0, 20.0, 30.0, 40.0], uncertainty=[0.01, 0.01, 0.02, 0.01])
     return Trace.from_columns(
         t,
@@ -53,7 +55,16 @@ def test_concat_merges_mark_names() -> None:
 def test_pandas_and_parquet_round_trip(tmp_path) -> None:
     trace = _two_channel_trace()
     frame = trace.to_pandas()
-    assert list(frame.columns[:8]) == ["time_ns", "watts", "volts", "amps", "pf", "uncertainty", "flag", "mark"]
+    assert list(frame.columns[:8]) == [
+        "time_ns",
+        "watts",
+        "volts",
+        "amps",
+        "pf",
+        "uncertainty",
+        "flag",
+        "mark",
+    ]
     path = tmp_path / "trace.parquet"
     trace.to_parquet(path)
     back = Trace.from_parquet(path)
