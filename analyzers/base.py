@@ -105,19 +105,27 @@ class Analyzer(ABC):
         return False
 
     def get_ranges(self, channel: int | None = None) -> Ranges:
+        """Ranges of channel 1..N, or with `channel=None` the setting all channels share (fields a
+        channel disagrees on are unknown: `None`). Sources without ranges raise `RangesNotApplicable`."""
         raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
 
     def set_volts_range(self, volts: RangeRequest, channel: int | None = None) -> None:
+        """Fix the voltage range to the smallest one holding `volts`, or `AUTO`; `channel=None` = all."""
         raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
 
     def set_amps_range(self, amps: RangeRequest, channel: int | None = None) -> None:
+        """Fix the current range to the smallest one holding `amps`, or `AUTO`; `channel=None` = all."""
         raise RangesNotApplicable(self.device or self.name, "this source has no settable ranges")
 
     # -- measurement ----------------------------------------------------------------------------
 
     @abstractmethod
     def start(self, interval_s: float, mark: str = "") -> None:
-        """Begin sampling every `interval_s` seconds, tagging samples with `mark`."""
+        """Begin sampling every `interval_s` seconds, tagging samples with `mark` ("" = no mark).
+
+        Raises `AnalyzerStateError` if a measurement is already running, and an `AnalyzerError` if
+        the source cannot sample at `interval_s` (see `Identity.min_interval_s`). Statistics restart;
+        samples of an earlier measurement that were not fetched yet stay fetchable."""
 
     @abstractmethod
     def set_mark(self, mark: str) -> None:
@@ -125,11 +133,15 @@ class Analyzer(ABC):
 
     @abstractmethod
     def fetch(self) -> Trace:
-        """Samples not yet read (possibly none), in time order; each sample is returned once."""
+        """Samples not yet read (possibly none), in time order; each sample is returned once.
+
+        Safe to call from several threads: together they receive every sample exactly once."""
 
     @abstractmethod
     def stop(self) -> None:
-        """End the measurement; samples taken before stop stay fetchable."""
+        """End the measurement; samples taken before stop stay fetchable.
+
+        Raises `AnalyzerStateError` when no measurement is running (PTD: `Error: no measurement to stop`)."""
 
     @abstractmethod
     def stats(self) -> MeasurementStats:
