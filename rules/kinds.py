@@ -26,5 +26,7 @@ class ResultKind(Protocol):
 
 def registered_kinds() -> list[ResultKind]:
     from rules.inference.kind import InferenceKind
+    from rules.tiny.kind import TinyKind
+    from rules.training.kind import TrainingKind
 
-    return [InferenceKind()]
+    return [InferenceKind(), TrainingKind(), TinyKind()]

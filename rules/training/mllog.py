@@ -1,0 +1,299 @@
+"""MLPerf Training MLLOG files: result logs (`result_*.txt`) and power logs (`node_*.txt`, `sw_*.txt`).
+
+A line is `:::MLLOG {json}`, possibly behind a rank prefix (`0: :::MLLOG {...}`); `time_ms` is UTC epoch
+milliseconds. Result logs are small and full of other stdout, so their MLLOG lines are decoded one by one.
+Power logs are the bulk of a large submission (one reading a second per node), so `read_power_log` finds
+the `power_reading` lines with whole-buffer numpy scans and decodes only the few other lines as JSON.
+
+Damaged lines: a power log's last line cut mid-record (a logger killed while writing) is skipped with a
+note; any other malformed MLLOG line in a power log is an `InputError` naming file and line, because a
+reading lost silently would bias the energy. Result logs interleave the stdout of many ranks, so a
+malformed MLLOG line there is skipped with a note; only missing `run_start`/`run_stop` make them unusable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rules.errors import InputError
+
+MARKER = b":::MLLOG"
+NS_PER_MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class MllogEvent:
+    """One decoded MLLOG record; `line` is 1-based in its file."""
+
+    key: str
+    time_ns: int
+    value: Any
+    metadata: Any
+    line: int
+
+
+@dataclass
+class PowerLog:
+    """A node or switch power log: the readings as columns, every other MLLOG record as events."""
+
+    path: Path
+    reading_time_ns: np.ndarray
+    reading_watts: np.ndarray
+    reading_line: np.ndarray
+    events: list[MllogEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def first(self, key: str) -> MllogEvent | None:
+        return next((e for e in self.events if e.key == key), None)
+
+    def all(self, key: str) -> list[MllogEvent]:
+        return [e for e in self.events if e.key == key]
+
+
+# -- result logs --------------------------------------------------------------------------------
+
+
+def read_result_log(path: Path) -> tuple[list[MllogEvent], list[str]]:
+    """Decode every MLLOG line of a result log; malformed ones are skipped and reported in the notes."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
+    events: list[MllogEvent] = []
+    bad: list[int] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if MARKER not in raw:
+            continue
+        event = _decode_line(raw, number)
+        if event is None:
+            bad.append(number)
+        else:
+            events.append(event)
+    notes = []
+    if bad:
+        where = ", ".join(str(n) for n in bad[:5]) + (" …" if len(bad) > 5 else "")
+        notes.append(f"{path.name}: skipped {len(bad)} malformed MLLOG line(s) (line {where})")
+    return events, notes
+
+
+def _decode_line(raw: bytes, number: int) -> MllogEvent | None:
+    """The MLLOG record on one line, or None when it is not a complete, well-formed record."""
+    start = raw.find(MARKER)
+    try:
+        record = json.loads(raw[start + len(MARKER) :])
+        time_ms = record["time_ms"]
+        key = record["key"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(record, dict) or not isinstance(key, str) or not isinstance(time_ms, int | float):
+        return None
+    return MllogEvent(
+        key=key,
+        time_ns=_ms_to_ns(time_ms),
+        value=record.get("value"),
+        metadata=record.get("metadata"),
+        line=number,
+    )
+
+
+def _ms_to_ns(time_ms: float) -> int:
+    # Integer milliseconds (the usual case) convert exactly; fractional ones keep µs precision.
+    if isinstance(time_ms, int) or float(time_ms).is_integer():
+        return int(time_ms) * NS_PER_MS
+    return round(time_ms * 1000) * 1000
+
+
+# -- power logs ---------------------------------------------------------------------------------
+
+_TIME_KEY = b'"time_ms":'
+_VALUE_KEY = b'"value":'
+_READING_KEY = b'"power_reading"'
+_TOKEN_WIDTH = 32
+_NUMERIC = np.zeros(256, dtype=bool)
+_NUMERIC[list(b"0123456789.-+eE")] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(b" \t\r")] = True
+
+
+def read_power_log(path: Path) -> PowerLog:
+    """Read a node or switch log; readings are sorted by time (the reference sorts every record)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
+    return parse_power_log(data, path)
+
+
+def parse_power_log(data: bytes, path: Path) -> PowerLog:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    line_starts = np.concatenate(([0], newlines + 1))
+    line_ends = np.concatenate((newlines, [len(buf)]))  # exclusive, before the newline
+    if line_starts[-1] == len(buf):  # file ends with a newline: no empty last line
+        line_starts, line_ends = line_starts[:-1], line_ends[:-1]
+    line_count = len(line_starts)
+
+    fast_lines, times_ms, watts = _fast_readings(buf, line_starts, line_ends, path)
+
+    slow = np.ones(line_count, dtype=bool)
+    slow[fast_lines] = False
+    events: list[MllogEvent] = []
+    slow_times: list[int] = []
+    slow_watts: list[float] = []
+    slow_lines: list[int] = []
+    notes: list[str] = []
+    ignored = 0
+    for index in np.flatnonzero(slow).tolist():
+        raw = data[line_starts[index] : line_ends[index]]
+        if MARKER not in raw:
+            ignored += raw.strip() != b""
+            continue
+        number = index + 1
+        event = _decode_line(raw, number)
+        if event is None:
+            if index == line_count - 1 and not data.endswith(b"\n"):
+                notes.append(f"{path.name}: skipped the truncated last line {number}")
+                continue
+            raise InputError(path, "malformed MLLOG line", line=number)
+        if event.key == "power_reading":
+            watts_value = _reading_watts(event.value)
+            if watts_value is None:
+                raise InputError(path, f"power_reading value {event.value!r} is not a number", line=number)
+            slow_times.append(event.time_ns)
+            slow_watts.append(watts_value)
+            slow_lines.append(number)
+        else:
+            events.append(event)
+    if ignored:
+        notes.append(f"{path.name}: ignored {ignored} line(s) without an MLLOG record")
+
+    time_ns = np.concatenate((times_ms * NS_PER_MS, np.asarray(slow_times, dtype=np.int64)))
+    power = np.concatenate((watts, np.asarray(slow_watts, dtype=np.float64)))
+    lines = np.concatenate((fast_lines + 1, np.asarray(slow_lines, dtype=np.int64)))
+    if len(time_ns) > 1 and (len(slow_times) or np.any(np.diff(time_ns) < 0)):
+        order = np.argsort(time_ns, kind="stable")
+        time_ns, power, lines = time_ns[order], power[order], lines[order]
+    return PowerLog(path, time_ns, power, lines, events, notes)
+
+
+def _reading_watts(value: Any) -> float | None:
+    # The MLLOG helper can wrap a value as {"value": x}; accept that as well as a bare number.
+    if isinstance(value, dict):
+        value = value.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _fast_readings(
+    buf: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lines that are plainly `power_reading` records with integer `time_ms` and a numeric value.
+
+    Returns (0-based line indices, time in ms as int64, watts). Anything unusual (a second record on the
+    line, a quoted value, no closing brace, fractional `time_ms`) is left to the JSON path, so this
+    path only has to be right for the common shape, never complete.
+    """
+    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    if len(buf) == 0:
+        return empty
+    reading_pos = _find_all(buf, _READING_KEY, anchor=3)  # anchor on 'w', rare in MLLOG
+    if len(reading_pos) == 0:
+        return empty
+    time_pos = _find_all(buf, _TIME_KEY, anchor=5)  # '_'
+    value_pos = _find_all(buf, _VALUE_KEY, anchor=1)  # 'v'
+    marker_pos = _find_all(buf, MARKER, anchor=7)  # 'G'
+
+    def line_of(pos: np.ndarray) -> np.ndarray:
+        return np.searchsorted(line_starts, pos, side="right") - 1
+
+    count = len(line_starts)
+    once = np.ones(count, dtype=bool)
+    for positions in (reading_pos, time_pos, value_pos, marker_pos):
+        once &= np.bincount(line_of(positions), minlength=count) == 1
+    # The record must be complete: last non-space byte of the line is the closing brace.
+    last = _last_non_space(buf, line_starts, line_ends)
+    once &= last >= 0
+    once[once] &= buf[np.maximum(last[once], 0)] == ord("}")
+    # The value must follow the key: `"power_reading", "value":` (with or without the space).
+    good_reading = once[line_of(reading_pos)]
+    reading_pos = reading_pos[good_reading]
+    value_pos = value_pos[once[line_of(value_pos)]]
+    time_pos = time_pos[once[line_of(time_pos)]]
+    lines = line_of(reading_pos)
+    gap = value_pos - (reading_pos + len(_READING_KEY))
+    adjacent = (gap == 1) | (
+        (gap == 2) & (buf[np.minimum(reading_pos + len(_READING_KEY) + 1, len(buf) - 1)] == 32)
+    )
+    adjacent &= buf[reading_pos + len(_READING_KEY)] == ord(",")
+
+    time_tokens, time_ok = _numeric_tokens(buf, time_pos + len(_TIME_KEY), line_ends[lines])
+    value_tokens, value_ok = _numeric_tokens(buf, value_pos + len(_VALUE_KEY), line_ends[lines])
+    keep = adjacent & time_ok & value_ok
+    # Integer milliseconds only on this path; `1.7e12` or `…207.5` go through JSON.
+    is_digit = (time_tokens >= ord("0")) & (time_tokens <= ord("9"))
+    keep &= np.all(is_digit | (time_tokens == 0), axis=1)
+    lines, time_tokens, value_tokens = lines[keep], time_tokens[keep], value_tokens[keep]
+    times_ms = _as_float(time_tokens, path, lines).astype(np.int64)
+    watts = _as_float(value_tokens, path, lines)
+    return lines.astype(np.int64), times_ms, watts
+
+
+def _find_all(buf: np.ndarray, pattern: bytes, anchor: int) -> np.ndarray:
+    """Start offsets of `pattern` in `buf`; scanning for its rarest byte first keeps the candidates few."""
+    n = len(buf) - len(pattern) + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    candidates = np.flatnonzero(buf[anchor : anchor + n] == pattern[anchor])
+    for offset, byte in enumerate(pattern):
+        if offset != anchor and len(candidates):
+            candidates = candidates[buf[candidates + offset] == byte]
+    return candidates
+
+
+def _last_non_space(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Offset of the last byte of each line that is not a space/tab/CR; -1 for a blank line."""
+    last = ends - 1
+    for _ in range(4):  # a CR and a few trailing spaces; more than that goes the JSON way
+        blank = (last >= starts) & _SPACE[buf[np.maximum(last, 0)]]
+        if not blank.any():
+            break
+        last = np.where(blank, last - 1, last)
+    return np.where(last >= starts, last, -1)
+
+
+def _numeric_tokens(buf: np.ndarray, pos: np.ndarray, line_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The number after each `pos` (spaces skipped) as a zero-padded byte matrix, and whether it is one."""
+    limit = len(buf) - 1
+    pos = pos.copy()
+    for _ in range(2):
+        pos += buf[np.minimum(pos, limit)] == 32
+    window = buf[np.minimum(pos[:, None] + np.arange(_TOKEN_WIDTH), limit)]
+    inside = (pos[:, None] + np.arange(_TOKEN_WIDTH)) < line_end[:, None]
+    numeric = _NUMERIC[window] & inside
+    length = np.where(numeric.all(axis=1), _TOKEN_WIDTH, np.argmin(numeric, axis=1))
+    stop_byte = window[np.arange(len(pos)), np.minimum(length, _TOKEN_WIDTH - 1)]
+    ok = (length > 0) & (length < _TOKEN_WIDTH) & np.isin(stop_byte, (ord(","), ord("}"), ord(" ")))
+    tokens = np.where(np.arange(_TOKEN_WIDTH) < length[:, None], window, 0).astype(np.uint8)
+    return tokens, ok
+
+
+def _as_float(tokens: np.ndarray, path: Path, lines: np.ndarray) -> np.ndarray:
+    as_bytes = np.ascontiguousarray(tokens).view(f"S{_TOKEN_WIDTH}").ravel()
+    try:
+        return as_bytes.astype(np.float64)
+    except ValueError:
+        # Something like `1-2` or `1.2.3` passed the byte-class test; name the first such line.
+        for token, line in zip(as_bytes.tolist(), lines.tolist(), strict=True):
+            try:
+                float(token)
+            except ValueError:
+                raise InputError(
+                    path, f"{token.decode(errors='replace')!r} is not a number", line=line + 1
+                ) from None
+        raise
