@@ -65,6 +65,7 @@ class SimulatedAnalyzer(Analyzer):
     `seed` and `channels` override those fields of `config`. `clock` defaults to the wall clock; pass
     a `VirtualClock` to run in virtual time. `control_path` (default: `$JOULEBENCH_SIM_CONTROL`) is the
     load-control file; `truth_path` (default: `$JOULEBENCH_SIM_TRUTH`) receives the ground truth.
+    An empty string for either means none, whatever the environment says.
     """
 
     name = "simulated"
