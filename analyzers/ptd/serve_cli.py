@@ -1,0 +1,67 @@
+"""`power-analyzer serve`: serve any driver over the PTD protocol, with PTDaemon's console and data logs.
+
+Listens on 127.0.0.1 by default: the PTD protocol has no authentication, so exposing it on a network
+is a decision the operator makes with `--host`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from analyzers.ptd.daemon import DaemonOptions, run_daemon
+from analyzers.ptd.wire import DEFAULT_PORT
+from analyzers.registry import DEFAULT_DRIVER
+
+
+class _OptionError(ValueError):
+    """A bad option value; the message is the sentence shown to the user."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("serve", help="serve a power source over the PTDaemon protocol")
+    parser.add_argument("--driver", default=DEFAULT_DRIVER, help=f"driver name (default {DEFAULT_DRIVER})")
+    parser.add_argument("--device", default="", help="device: port, URL, GPU index (driver-specific)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    # Numbers are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
+    parser.add_argument(
+        "--port", default=str(DEFAULT_PORT), metavar="N", help=f"TCP port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--channels", default=None, metavar="N", help="channel count (simulated meter option)"
+    )
+    parser.add_argument("-l", "--data-log", default=None, metavar="DATALOG", help="PTD data log file (-l)")
+    parser.add_argument("--dc", action="store_true", help="answer as a DC meter (DC-RL instead of RL)")
+    parser.set_defaults(handler=run)
+
+
+def _whole(text: str, option: str, minimum: int, maximum: int) -> int:
+    if not text.isdigit() or not minimum <= int(text) <= maximum:
+        raise _OptionError(f"{option} must be a whole number from {minimum} to {maximum}, got {text!r}")
+    return int(text)
+
+
+def options_from_args(args: argparse.Namespace) -> DaemonOptions:
+    port = _whole(args.port, "--port", 0, 65535)
+    driver_options: dict[str, object] = {}
+    if args.channels is not None:
+        driver_options["channels"] = _whole(args.channels, "--channels", 1, 64)
+    return DaemonOptions(
+        driver=args.driver,
+        device=args.device,
+        host=args.host,
+        port=port,
+        data_log=args.data_log,
+        dc=args.dc,
+        driver_options=driver_options,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; a driver failure propagates as AnalyzerError (one sentence, exit 2)."""
+    try:
+        options = options_from_args(args)
+    except _OptionError as error:
+        print(f"power-analyzer serve: {error}", file=sys.stderr)
+        return 2
+    return run_daemon(options)
