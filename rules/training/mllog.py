@@ -113,9 +113,8 @@ def _ms_to_ns(time_ms: float) -> int:
 _TIME_KEY = b'"time_ms":'
 _VALUE_KEY = b'"value":'
 _READING_KEY = b'"power_reading"'
-_TOKEN_WIDTH = 32
-_NUMERIC = np.zeros(256, dtype=bool)
-_NUMERIC[list(b"0123456789.-+eE")] = True
+_TIME_WIDTH = 20
+_VALUE_WIDTH = 28
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b" \t\r")] = True
 
@@ -232,15 +231,19 @@ def _fast_readings(
     )
     adjacent &= buf[reading_pos + len(_READING_KEY)] == ord(",")
 
-    time_tokens, time_ok = _numeric_tokens(buf, time_pos + len(_TIME_KEY), line_ends[lines])
-    value_tokens, value_ok = _numeric_tokens(buf, value_pos + len(_VALUE_KEY), line_ends[lines])
+    # Zero padding lets a token near the end of the file have a full-width window.
+    padded = np.concatenate((buf, np.zeros(max(_TIME_WIDTH, _VALUE_WIDTH) + 1, dtype=np.uint8)))
+    time_tokens, time_ok = _tokens(padded, time_pos + len(_TIME_KEY), _TIME_WIDTH)
+    value_tokens, value_ok = _tokens(padded, value_pos + len(_VALUE_KEY), _VALUE_WIDTH)
     keep = adjacent & time_ok & value_ok
-    # Integer milliseconds only on this path; `1.7e12` or `…207.5` go through JSON.
-    is_digit = (time_tokens >= ord("0")) & (time_tokens <= ord("9"))
-    keep &= np.all(is_digit | (time_tokens == 0), axis=1)
-    lines, time_tokens, value_tokens = lines[keep], time_tokens[keep], value_tokens[keep]
-    times_ms = _as_float(time_tokens, path, lines).astype(np.int64)
-    watts = _as_float(value_tokens, path, lines)
+    times_ms_f, time_ok = _as_float(time_tokens[keep])
+    watts, value_ok = _as_float(value_tokens[keep])
+    # Integer milliseconds only on this path; `…207.5` or `1.7e12` go through JSON.
+    time_ok &= (np.floor(times_ms_f) == times_ms_f) & (np.abs(times_ms_f) < 2.0**53)
+    parsed = time_ok & value_ok
+    lines = lines[keep][parsed]
+    times_ms = times_ms_f[parsed].astype(np.int64)
+    watts = watts[parsed]
     return lines.astype(np.int64), times_ms, watts
 
 
@@ -267,33 +270,32 @@ def _last_non_space(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return np.where(last >= starts, last, -1)
 
 
-def _numeric_tokens(buf: np.ndarray, pos: np.ndarray, line_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The number after each `pos` (spaces skipped) as a zero-padded byte matrix, and whether it is one."""
-    limit = len(buf) - 1
-    pos = pos.copy()
-    for _ in range(2):
-        pos += buf[np.minimum(pos, limit)] == 32
-    window = buf[np.minimum(pos[:, None] + np.arange(_TOKEN_WIDTH), limit)]
-    inside = (pos[:, None] + np.arange(_TOKEN_WIDTH)) < line_end[:, None]
-    numeric = _NUMERIC[window] & inside
-    length = np.where(numeric.all(axis=1), _TOKEN_WIDTH, np.argmin(numeric, axis=1))
-    stop_byte = window[np.arange(len(pos)), np.minimum(length, _TOKEN_WIDTH - 1)]
-    ok = (length > 0) & (length < _TOKEN_WIDTH) & np.isin(stop_byte, (ord(","), ord("}"), ord(" ")))
-    tokens = np.where(np.arange(_TOKEN_WIDTH) < length[:, None], window, 0).astype(np.uint8)
-    return tokens, ok
+def _tokens(buf: np.ndarray, pos: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The text after each `pos` up to the next `,` or `}` (one leading space skipped), as `S<width>`
+    strings, and whether such a terminator was found within `width` bytes."""
+    limit = len(buf) - width
+    pos = np.minimum(pos + (buf[np.minimum(pos, limit)] == ord(" ")), limit)
+    # A strided view gathers whole rows at once; far cheaper than fancy-indexing every byte.
+    window = np.lib.stride_tricks.sliding_window_view(buf, width)[pos]
+    stop = (window == ord(",")) | (window == ord("}"))
+    length = stop.argmax(axis=1)
+    ok = stop[np.arange(len(pos)), length] & (length > 0)
+    offsets = np.arange(width)
+    window[offsets >= length[:, None]] = 0  # the terminator and all after it
+    return window.view(f"S{width}").ravel(), ok
 
 
-def _as_float(tokens: np.ndarray, path: Path, lines: np.ndarray) -> np.ndarray:
-    as_bytes = np.ascontiguousarray(tokens).view(f"S{_TOKEN_WIDTH}").ravel()
+def _as_float(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse in one C call; only when some token is not a number, find which (those go the JSON way)."""
     try:
-        return as_bytes.astype(np.float64)
+        return tokens.astype(np.float64), np.ones(len(tokens), dtype=bool)
     except ValueError:
-        # Something like `1-2` or `1.2.3` passed the byte-class test; name the first such line.
-        for token, line in zip(as_bytes.tolist(), lines.tolist(), strict=True):
+        values = np.full(len(tokens), np.nan)
+        ok = np.zeros(len(tokens), dtype=bool)
+        for index, token in enumerate(tokens.tolist()):
             try:
-                float(token)
+                values[index] = float(token)
+                ok[index] = True
             except ValueError:
-                raise InputError(
-                    path, f"{token.decode(errors='replace')!r} is not a number", line=line + 1
-                ) from None
-        raise
+                pass
+        return values, ok
