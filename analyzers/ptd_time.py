@@ -11,11 +11,13 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+from numpy.lib.stride_tricks import sliding_window_view
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_S
 _BASE_LEN = 19  # "MM-DD-YYYY HH:MM:SS"
 _MAX_FRACTION_DIGITS = 9
+_ROW_WIDTH = _BASE_LEN + 1 + _MAX_FRACTION_DIGITS
 # Byte offsets of the fixed separators and their expected characters.
 _SEPARATORS = ((2, ord("-")), (5, ord("-")), (10, ord(" ")), (13, ord(":")), (16, ord(":")))
 
@@ -32,6 +34,48 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     return era * 146_097 + day_of_era - 719_468
+
+
+def parse_ptd_time_matrix(rows: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Core parser: `rows[i, :lengths[i]]` holds the bytes of timestamp i (rows at least 29 wide).
+
+    Returns (epoch_ns int64, ok bool); rows not ok hold 0.
+    """
+    n = len(rows)
+    ok = (lengths == _BASE_LEN) | (
+        (lengths > _BASE_LEN + 1) & (lengths <= _BASE_LEN + 1 + _MAX_FRACTION_DIGITS)
+    )
+
+    def digits(first: int, count: int) -> np.ndarray:
+        value = np.zeros(n, dtype=np.int64)
+        for position in range(first, first + count):
+            digit = rows[:, position].astype(np.int64) - 48
+            ok[:] &= (digit >= 0) & (digit <= 9)
+            value = value * 10 + digit
+        return value
+
+    for position, expected in _SEPARATORS:
+        ok &= rows[:, position] == expected
+    month = digits(0, 2)
+    day = digits(3, 2)
+    year = digits(6, 4)
+    hour = digits(11, 2)
+    minute = digits(14, 2)
+    second = digits(17, 2)
+    fraction_digits = np.clip(lengths - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS)
+    ok &= (lengths == _BASE_LEN) | (rows[:, _BASE_LEN] == ord("."))
+    fraction = np.zeros(n, dtype=np.int64)
+    for index in range(_MAX_FRACTION_DIGITS):
+        present = index < fraction_digits
+        digit = np.where(present, rows[:, _BASE_LEN + 1 + index].astype(np.int64) - 48, 0)
+        ok &= ~present | ((digit >= 0) & (digit <= 9))
+        fraction = fraction * 10 + digit
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
+    days = _days_from_civil(year, month, day)
+    seconds = hour * 3600 + minute * 60 + second
+    epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
+    return np.where(ok, epoch_ns, 0), ok
 
 
 def parse_ptd_times(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,55 +96,18 @@ def parse_ptd_times(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
     _validity, offsets_buffer, data_buffer = strings.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[strings.offset : strings.offset + n + 1]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, dtype=np.uint8)
-    )
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
     starts = offsets[:-1].astype(np.int64)
     lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-    ok = lengths >= _BASE_LEN
+    # One row of bytes per string, gathered through a sliding window (no per-byte index arrays).
+    padded = np.concatenate((data[: int(offsets[-1])], np.zeros(_ROW_WIDTH, dtype=np.uint8)))
+    rows = sliding_window_view(padded, _ROW_WIDTH)[starts]
+    epoch_ns, ok = parse_ptd_time_matrix(rows, lengths)
     if strings.null_count:
-        ok &= np.asarray(strings.is_valid())
-    fraction_digits = np.clip(lengths - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS)
-    ok &= (lengths == _BASE_LEN) | (
-        (lengths > _BASE_LEN + 1) & (lengths <= _BASE_LEN + 1 + _MAX_FRACTION_DIGITS)
-    )
-    # Rows that are too short read from position 0 so the gathers below stay in bounds.
-    safe_starts = np.where(ok, starts, 0)
-    last = len(data) - 1
-
-    def byte_at(position: int) -> np.ndarray:
-        return data[np.minimum(safe_starts + position, last)].astype(np.int64)
-
-    def digits(first: int, count: int) -> np.ndarray:
-        value = np.zeros(n, dtype=np.int64)
-        for position in range(first, first + count):
-            digit = byte_at(position) - 48
-            ok[:] &= (digit >= 0) & (digit <= 9)
-            value = value * 10 + digit
-        return value
-
-    for position, expected in _SEPARATORS:
-        ok &= byte_at(position) == expected
-    month = digits(0, 2)
-    day = digits(3, 2)
-    year = digits(6, 4)
-    hour = digits(11, 2)
-    minute = digits(14, 2)
-    second = digits(17, 2)
-    has_fraction = lengths > _BASE_LEN
-    ok &= ~has_fraction | (byte_at(_BASE_LEN) == ord("."))
-    fraction = np.zeros(n, dtype=np.int64)
-    for index in range(_MAX_FRACTION_DIGITS):
-        present = index < fraction_digits
-        digit = np.where(present, byte_at(_BASE_LEN + 1 + index) - 48, 0)
-        ok &= ~present | ((digit >= 0) & (digit <= 9))
-        fraction = fraction * 10 + digit
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
-    days = _days_from_civil(year, month, day)
-    seconds = hour * 3600 + minute * 60 + second
-    epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
-    return np.where(ok, epoch_ns, 0), ok
+        valid = np.asarray(strings.is_valid())
+        ok &= valid
+        epoch_ns = np.where(valid, epoch_ns, 0)
+    return epoch_ns, ok
 
 
 def parse_ptd_time(text: str) -> int:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analyzers.ptd_time import parse_ptd_times
+from analyzers.spl_fast import read_spl_power
 from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
 
 _QUANTITY_LABELS = ("Watts", "Volts", "Amps", "PF")
@@ -168,7 +169,7 @@ def _column_name(index: int) -> str:
 
 
 def _read_table(
-    path: Path, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool
+    path: Path, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool, detail: bool
 ) -> tuple[pa.Table, list[SkippedLine]]:
     skipped: list[SkippedLine] = []
 
@@ -178,11 +179,17 @@ def _read_table(
             skipped.append(SkippedLine(row.number, reason))
         return "skip"
 
-    numeric = [layout.total.watts, layout.total.volts, layout.total.amps, layout.total.pf]
-    for block in layout.blocks:
-        numeric += [block.watts, block.volts, block.amps, block.pf]
-    strings = [0, layout.time, *layout.block_times]
-    column_types: dict[str, pa.DataType] = {_column_name(i): numeric_type for i in numeric}
+    # Converting a column costs about as much as tokenising the line: without `detail` only what the
+    # MLPerf metric needs (time, total watts, mark) is converted.
+    numeric = [layout.total.watts]
+    strings = [layout.time]
+    if detail:
+        numeric += [layout.total.volts, layout.total.amps, layout.total.pf]
+        for block in layout.blocks:
+            numeric += [block.watts, block.volts, block.amps, block.pf]
+        strings += layout.block_times
+    column_types: dict[str, pa.DataType] = {_column_name(0): pa.dictionary(pa.int32(), pa.string())}
+    column_types.update({_column_name(i): numeric_type for i in numeric})
     column_types.update({_column_name(i): pa.string() for i in strings})
     if layout.mark is not None:
         column_types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
@@ -262,8 +269,13 @@ def _marks(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes, tuple(names)
 
 
-def read_spl(path: str | Path) -> SplReadResult:
-    """Parse a PTD sample log. An empty file gives an empty trace; a file with no sample line raises."""
+def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
+    """Parse a PTD sample log. An empty file gives an empty trace; a file with no sample line raises.
+
+    With `detail=False` only timestamps and total watts are read (volts, amps and PF are NaN, no
+    marks, no channel blocks): what the MLPerf metric needs. A file whose every line is canonical then
+    takes the byte-level fast path of `analyzers.spl_fast`; any other file the general parser below.
+    """
     path = Path(path)
     first = _first_sample_line(path)
     if first is None:
@@ -272,24 +284,28 @@ def read_spl(path: str | Path) -> SplReadResult:
             return SplReadResult(Trace.empty(source=str(path)), layout)
         raise SplFormatError("no PTD sample line (Time,<ts>,Watts,..) in the file")
     layout = detect_layout(first)
+    if not detail:
+        fast = read_spl_power(path)
+        if fast is not None:
+            watts, flags = _sentinel_flags(fast[1], np.ones(len(fast[1]), dtype=bool))
+            return SplReadResult(Trace.from_columns(fast[0], watts, flags=flags, source=str(path)), layout)
     try:
-        table, skipped = _read_table(path, layout, pa.float64(), use_threads=True)
+        table, skipped = _read_table(path, layout, pa.float64(), True, detail)
         if any(s.line is None for s in skipped):
             # pyarrow numbers rows only when reading on one thread: re-read the (rare) damaged file so
             # every skipped line can be named.
-            table, skipped = _read_table(path, layout, pa.float64(), use_threads=False)
+            table, skipped = _read_table(path, layout, pa.float64(), False, detail)
     except pa.ArrowInvalid:
         # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
-        table, skipped = _read_table(path, layout, pa.string(), use_threads=False)
+        table, skipped = _read_table(path, layout, pa.string(), False, detail)
 
-    is_sample = np.asarray(
-        pc.equal(table[_column_name(0)], "Time").to_numpy(zero_copy_only=False), dtype=bool
-    )
+    is_sample = _first_field_is(table, "Time")
     time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])
     watts_raw, watts_parsed = _to_float(table[_column_name(layout.total.watts)])
     keep = is_sample & time_ok & watts_parsed
     block_values = []
-    for block in layout.blocks:
+    blocks = layout.blocks if detail else ()
+    for block in blocks:
         values, parsed = _to_float(table[_column_name(block.watts)])
         keep &= parsed | ~is_sample
         block_values.append(values)
@@ -308,7 +324,7 @@ def read_spl(path: str | Path) -> SplReadResult:
     watts, flags = _sentinel_flags(watts_raw[keep], watts_parsed[keep])
     total = layout.total
     channels = []
-    for block, values in zip(layout.blocks, block_values, strict=True):
+    for block, values in zip(blocks, block_values, strict=True):
         channel_watts, channel_flags = _sentinel_flags(values[keep], np.ones(int(keep.sum()), dtype=bool))
         channels.append(
             ChannelBlock.from_columns(
@@ -325,18 +341,25 @@ def read_spl(path: str | Path) -> SplReadResult:
     else:
         codes, names = np.full(int(keep.sum()), NO_MARK, dtype=np.int32), ()
     skew = 0
-    for time_column in layout.block_times:
+    for time_column in layout.block_times if detail else ():
         block_ns, block_ok = parse_ptd_times(table[_column_name(time_column)])
         usable = keep & block_ok
         if usable.any():
             skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
+    kept = int(keep.sum())
+
+    def total_quantity(index: int) -> np.ndarray:
+        if not detail:
+            return np.full(kept, np.nan)
+        return _not_provided(_to_float(table[_column_name(index)])[0][keep])
+
     trace = Trace(
         time_ns=np.ascontiguousarray(time_ns[keep]),
         watts=watts,
-        volts=_not_provided(_to_float(table[_column_name(total.volts)])[0][keep]),
-        amps=_not_provided(_to_float(table[_column_name(total.amps)])[0][keep]),
-        pf=_not_provided(_to_float(table[_column_name(total.pf)])[0][keep]),
-        uncertainty=np.full(int(keep.sum()), np.nan),
+        volts=total_quantity(total.volts),
+        amps=total_quantity(total.amps),
+        pf=total_quantity(total.pf),
+        uncertainty=np.full(kept, np.nan),
         flags=flags,
         mark_codes=np.ascontiguousarray(codes, dtype=np.int32),
         mark_names=names,
@@ -346,6 +369,16 @@ def read_spl(path: str | Path) -> SplReadResult:
     return SplReadResult(trace=trace, layout=layout, skipped=skipped, analyzer_skew_ns=skew)
 
 
+def _first_field_is(table: pa.Table, text: str) -> np.ndarray:
+    """Row mask: the first field equals `text` (compared on the dictionary, not on every row)."""
+    column = table[_column_name(0)].unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=bool)
+    dictionary = column.chunk(0).dictionary.to_pylist()
+    matches = np.array([entry.strip() == text for entry in dictionary] + [False])
+    indices = [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int64) for chunk in column.chunks]
+    return matches[np.concatenate(indices)]
+
+
 def _blank_rows(table: pa.Table) -> np.ndarray:
-    first = table[_column_name(0)]
-    return np.asarray(pc.equal(pc.utf8_trim_whitespace(first), "").to_numpy(zero_copy_only=False), dtype=bool)
+    return _first_field_is(table, "")

@@ -7,6 +7,7 @@ import pytest
 
 from analyzers.ptd_time import parse_ptd_time
 from analyzers.spl import SplFormatError, read_spl
+from analyzers.spl_fast import read_spl_power
 from analyzers.spl_writer import write_spl
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED
 
@@ -141,3 +142,32 @@ def test_real_files_round_trip_byte_for_byte(folder: str, tmp_path: Path) -> Non
         written = tmp_path / f"{mode}.txt"
         write_spl(written, read_spl(DATA / folder / mode / "spl.txt").trace)
         assert written.read_bytes() == original
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in DATA.iterdir()))
+def test_fast_path_agrees_with_the_general_parser(folder: str) -> None:
+    for mode in ("ranging", "run_1"):
+        path = DATA / folder / mode / "spl.txt"
+        fast = read_spl_power(path)
+        assert fast is not None
+        general = read_spl(path).trace
+        np.testing.assert_array_equal(fast[0], general.time_ns)
+        np.testing.assert_array_equal(fast[1], np.where(general.flags == 0, general.watts, general.flags))
+
+
+def test_fast_path_gives_way_on_lines_it_does_not_know(tmp_path: Path) -> None:
+    assert read_spl_power(_single(tmp_path, [_sample(0), _sample(1).replace(".184", "")])) is None
+    assert read_spl_power(_single(tmp_path, [_sample(0), "garbage"])) is None
+    assert read_spl_power(_single(tmp_path, [_sample(0), _sample(1, "4.4e")])) is None
+    # ... and read_spl then still reads the file through the general parser, naming the line.
+    result = read_spl(_single(tmp_path, [_sample(0), _sample(1, "4.4e")]), detail=False)
+    assert [s.line for s in result.skipped] == [2]
+
+
+def test_fast_path_handles_a_last_line_without_newline(tmp_path: Path) -> None:
+    path = tmp_path / "spl.txt"
+    path.write_text(_sample(0) + "\n" + _sample(1, "-1.000000"))
+    _, watts = read_spl_power(path) or (None, None)
+    assert watts is not None and watts.tolist() == [4.45, -1.0]
+    trace = read_spl(path, detail=False).trace
+    assert trace.flags.tolist() == [0, SAMPLE_ERROR]

@@ -160,7 +160,7 @@ def _required(path: Path) -> Path:
 
 def _read_samples(path: Path) -> SplReadResult:
     try:
-        return read_spl(path)
+        return read_spl(path, detail=False)
     except SplFormatError as error:
         raise InputError(path, str(error)) from None
     except OSError as error:
@@ -207,7 +207,7 @@ def _ranging_average(ranging: Path, notes: list[str]) -> float | None:
     try:
         log = read_loadgen_log(ranging / DETAIL_LOG)
         stats = window_stats(
-            read_spl(ranging / SAMPLE_LOG).trace, log.time_ns("power_begin"), log.time_ns("power_end")
+            read_spl(ranging / SAMPLE_LOG, detail=False).trace, log.time_ns("power_begin"), log.time_ns("power_end")
         )
     except (InputError, SplFormatError, OSError) as error:
         notes.append(f"ranging run not usable: {error}")
