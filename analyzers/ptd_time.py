@@ -18,6 +18,8 @@ _NS_PER_DAY = 86_400 * _NS_PER_S
 _BASE_LEN = 19  # "MM-DD-YYYY HH:MM:SS"
 _MAX_FRACTION_DIGITS = 9
 _ROW_WIDTH = _BASE_LEN + 1 + _MAX_FRACTION_DIGITS
+_DIGIT_POSITIONS = [0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17, 18]
+_FRACTION_WEIGHTS = 10 ** np.arange(_MAX_FRACTION_DIGITS - 1, -1, -1, dtype=np.int64)
 # Byte offsets of the fixed separators and their expected characters.
 _SEPARATORS = ((2, ord("-")), (5, ord("-")), (10, ord(" ")), (13, ord(":")), (16, ord(":")))
 
@@ -41,41 +43,55 @@ def parse_ptd_time_matrix(rows: np.ndarray, lengths: np.ndarray) -> tuple[np.nda
 
     Returns (epoch_ns int64, ok bool); rows not ok hold 0.
     """
-    n = len(rows)
-    ok = (lengths == _BASE_LEN) | (
-        (lengths > _BASE_LEN + 1) & (lengths <= _BASE_LEN + 1 + _MAX_FRACTION_DIGITS)
-    )
-
-    def digits(first: int, count: int) -> np.ndarray:
-        value = np.zeros(n, dtype=np.int64)
-        for position in range(first, first + count):
-            digit = rows[:, position].astype(np.int64) - 48
-            ok[:] &= (digit >= 0) & (digit <= 9)
-            value = value * 10 + digit
-        return value
-
+    # One small integer matrix of "digit values" (separators become other numbers, checked below).
+    values = rows[:, :_ROW_WIDTH].astype(np.int16) - 48
+    ok = (lengths == _BASE_LEN) | ((lengths > _BASE_LEN + 1) & (lengths <= _ROW_WIDTH))
     for position, expected in _SEPARATORS:
         ok &= rows[:, position] == expected
-    month = digits(0, 2)
-    day = digits(3, 2)
-    year = digits(6, 4)
-    hour = digits(11, 2)
-    minute = digits(14, 2)
-    second = digits(17, 2)
-    fraction_digits = np.clip(lengths - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS)
+    base_digits = values[:, _DIGIT_POSITIONS]
+    ok &= ((base_digits >= 0) & (base_digits <= 9)).all(axis=1)
+
+    def number(first: int, count: int) -> np.ndarray:
+        result = values[:, first].astype(np.int64)
+        for position in range(first + 1, first + count):
+            result = result * 10 + values[:, position]
+        return result
+
+    month = number(0, 2)
+    day = number(3, 2)
+    year = number(6, 4)
+    hour = number(11, 2)
+    minute = number(14, 2)
+    second = number(17, 2)
     ok &= (lengths == _BASE_LEN) | (rows[:, _BASE_LEN] == ord("."))
-    fraction = np.zeros(n, dtype=np.int64)
-    for index in range(_MAX_FRACTION_DIGITS):
-        present = index < fraction_digits
-        digit = np.where(present, rows[:, _BASE_LEN + 1 + index].astype(np.int64) - 48, 0)
-        ok &= ~present | ((digit >= 0) & (digit <= 9))
-        fraction = fraction * 10 + digit
+    fraction = _fraction_ns(values, lengths, ok)
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
     days = _days_from_civil(year, month, day)
     seconds = hour * 3600 + minute * 60 + second
     epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
     return np.where(ok, epoch_ns, 0), ok
+
+
+def _fraction_ns(values: np.ndarray, lengths: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Nanoseconds of the fractional digits after the point; clears `ok` where one is not a digit."""
+    if len(lengths) and (lengths == lengths[0]).all():
+        # The usual case (every stamp with milliseconds): one digit count for all rows.
+        count = int(np.clip(lengths[0] - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS))
+        if count == 0:
+            return np.zeros(len(lengths), dtype=np.int64)
+        digits = values[:, _BASE_LEN + 1 : _BASE_LEN + 1 + count]
+        ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+        fraction = digits[:, 0].astype(np.int64)
+        for index in range(1, count):
+            fraction = fraction * 10 + digits[:, index]
+        return fraction * 10 ** (_MAX_FRACTION_DIGITS - count)
+    fraction_digits = np.clip(lengths - (_BASE_LEN + 1), 0, _MAX_FRACTION_DIGITS)
+    fraction_values = values[:, _BASE_LEN + 1 : _ROW_WIDTH]
+    present = np.arange(_MAX_FRACTION_DIGITS) < fraction_digits[:, None]
+    ok &= (~present | ((fraction_values >= 0) & (fraction_values <= 9))).all(axis=1)
+    # Digit i after the point weighs 10^(8 - i) ns.
+    return (np.where(present, fraction_values, 0).astype(np.int64) * _FRACTION_WEIGHTS).sum(axis=1)
 
 
 def parse_ptd_times(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,9 @@ general parser in `analyzers.spl` then handles the file and reports those lines.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from analyzers.ptd_time import parse_ptd_time_matrix
 
-_BLOCK_BYTES = 1 << 25
+_BLOCK_BYTES = 1 << 24
+_WORKERS = 2
 _TIME_START = 5  # after "Time,"
 _TIME_LENGTH = 23  # MM-DD-YYYY HH:MM:SS.mmm
 _WATTS_LABEL = b",Watts,"
@@ -67,37 +71,53 @@ def _decode_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return time_ns, watts
 
 
+def _blocks(path: Path) -> Iterator[np.ndarray]:
+    """The file in blocks of whole lines, each ending with a newline (one is added after a last line)."""
+    carry = np.zeros(0, dtype=np.uint8)
+    with path.open("rb") as handle:
+        while True:
+            chunk = np.frombuffer(handle.read(_BLOCK_BYTES), dtype=np.uint8)
+            if len(chunk) == 0:
+                if len(carry):
+                    yield np.concatenate((carry, np.array([10], dtype=np.uint8)))
+                return
+            data = np.concatenate((carry, chunk)) if len(carry) else chunk
+            cut = _last_newline(data)
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :].copy()
+            yield data[: cut + 1]
+
+
 def read_spl_power(path: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(epoch ns, total watts as written) of every line, or None if a line is not canonical."""
     times: list[np.ndarray] = []
     watts: list[np.ndarray] = []
-    carry = np.zeros(0, dtype=np.uint8)
-    with Path(path).open("rb") as handle:
-        while True:
-            chunk = np.frombuffer(handle.read(_BLOCK_BYTES), dtype=np.uint8)
-            data = np.concatenate((carry, chunk)) if len(carry) else chunk
-            if len(chunk) == 0:
-                if len(data) and data[-1] != 10:
-                    data = np.concatenate((data, np.array([10], dtype=np.uint8)))
-                carry = np.zeros(0, dtype=np.uint8)
-            else:
-                cut = _last_newline(data)
-                if cut < 0:
-                    carry = data
-                    continue
-                carry = data[cut + 1 :].copy()
-                data = data[: cut + 1]
-            if len(data):
-                decoded = _decode_block(data)
-                if decoded is None:
-                    return None
-                times.append(decoded[0])
-                watts.append(decoded[1])
-            if len(chunk) == 0:
-                break
+    # numpy and Arrow kernels release the GIL: decoding two blocks at once uses both cores, while the
+    # bounded queue of pending blocks keeps memory at a few blocks whatever the file size.
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        pending: deque[Future[tuple[np.ndarray, np.ndarray] | None]] = deque()
+        for block in _blocks(Path(path)):
+            pending.append(pool.submit(_decode_block, block))
+            if len(pending) > _WORKERS and not _collect(pending.popleft().result(), times, watts):
+                return None
+        while pending:
+            if not _collect(pending.popleft().result(), times, watts):
+                return None
     if not times:
         return np.empty(0, dtype=np.int64), np.empty(0)
     return np.concatenate(times), np.concatenate(watts)
+
+
+def _collect(
+    decoded: tuple[np.ndarray, np.ndarray] | None, times: list[np.ndarray], watts: list[np.ndarray]
+) -> bool:
+    if decoded is None:
+        return False
+    times.append(decoded[0])
+    watts.append(decoded[1])
+    return True
 
 
 def _last_newline(data: np.ndarray) -> int:
