@@ -62,7 +62,7 @@ def test_read_shows_each_channel_of_a_multi_channel_meter(capsys: pytest.Capture
         ),
         (
             ["--driver", "nvml9"],
-            "power-analyzer: nvml9: no analyzer driver of this name is installed (known drivers: simulated)",
+            "power-analyzer: nvml9: no analyzer driver of this name is installed (known drivers: ",
         ),
         (["--channels", "65"], "power-analyzer: simulated: channels must be between 1 and 64, got 65"),
     ],
@@ -72,7 +72,9 @@ def test_bad_input_is_one_sentence_and_exit_status_2(
 ) -> None:
     assert cli.main(["read", "--seconds", "0.1", *argv]) == 2
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [message]
+    [line] = captured.err.splitlines()
+    # The list of known drivers grows with the installed entry points; the sentence starts the same.
+    assert line.startswith(message)
     assert captured.out == ""
 
 
@@ -88,7 +90,7 @@ def test_a_separate_process_exits_non_zero_without_a_traceback() -> None:
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith("(known drivers: simulated)")
+    assert "(known drivers: " in done.stderr and "simulated" in done.stderr
 
 
 @pytest.mark.skipif(

@@ -22,9 +22,9 @@ def test_the_simulated_driver_is_installed_as_an_entry_point() -> None:
 def test_an_unknown_driver_names_itself_and_lists_the_known_ones() -> None:
     with pytest.raises(UnknownDriverError) as caught:
         registry.create_analyzer("yokogawa-wt9000")
-    assert str(caught.value) == (
-        "yokogawa-wt9000: no analyzer driver of this name is installed (known drivers: simulated)"
-    )
+    message = str(caught.value)
+    assert message.startswith("yokogawa-wt9000: no analyzer driver of this name is installed (known drivers: ")
+    assert "simulated" in message
 
 
 def test_create_analyzer_passes_the_device_and_the_options() -> None:
@@ -58,7 +58,9 @@ def test_third_party_drivers_resolve_and_broken_ones_are_reported(monkeypatch: p
         notadriver="analyzers.trace:Trace",
         missing="analyzers.no_such_module:Meter",
     )
-    assert registry.driver_names() == ["acme", "missing", "notadriver", "simulated"]
+    names = registry.driver_names()
+    assert names == sorted(names)
+    assert {"acme", "missing", "notadriver", "simulated"} <= set(names)
     assert registry.create_analyzer("acme", "rack-7").device == "rack-7"
     with pytest.raises(
         AnalyzerError, match=re.escape("notadriver: analyzers.trace:Trace is not an Analyzer class")

@@ -1,0 +1,153 @@
+"""Wire schemas of the director's HTTP API (version 1): pydantic models only.
+
+This module is the one piece of `power_director` that `power_client` may import: no FastAPI app, no
+server code. Times are integers: UTC epoch nanoseconds (`*_ns`) or monotonic nanoseconds.
+
+Every reply to a call that a session records carries `exchange`: the `{cmd, reply}` strings that the
+director writes into `server.json` `messages`, so the client can write the very same strings (with its
+own times) into `client.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+API_PREFIX = "/v1"
+CLIENT_PROTOCOL = "joulebench/power client v1"
+SERVER_PROTOCOL = "joulebench/power server v1"
+LABEL_PATTERN = r"^[-_A-Za-z0-9]{1,64}$"
+
+Mode = Literal["ranging", "testing"]
+MarkEvent = Literal["begin", "end"]
+SessionState = Literal["created", "ranging", "ranged", "testing", "tested", "done", "failed", "closed"]
+
+
+class ErrorReply(BaseModel):
+    detail: str
+
+
+class Exchange(BaseModel):
+    """One recorded client↔director exchange, as `messages` entries name them."""
+
+    cmd: str
+    reply: str
+
+
+class TimeReply(BaseModel):
+    """For NTP-style offset estimation: director clock when the request arrived and when it left."""
+
+    receive_ns: int
+    transmit_ns: int
+
+
+class SessionCreate(BaseModel):
+    label: str = Field(pattern=LABEL_PATTERN)
+    client_uuid: str
+    client_protocol: str = CLIENT_PROTOCOL
+
+
+class SessionCreated(BaseModel):
+    session_id: str  # YYYY-MM-DD_HH-MM-SS_<label>
+    server_uuid: str
+    server_protocol: str = SERVER_PROTOCOL
+    exchange: Exchange
+
+
+class PhaseStamp(BaseModel):
+    """One phase instant: the reference's `[wall_time, monotonic]` pair, in integer ns."""
+
+    wall_ns: int
+    monotonic_ns: int
+
+
+class PhaseStart(BaseModel):
+    """Optional known ranges: testing without ranging (the result is then not submission-valid)."""
+
+    max_volts: float | None = Field(default=None, gt=0)
+    max_amps: float | None = Field(default=None, gt=0)
+
+
+class PhaseStarted(BaseModel):
+    session_id: str
+    mode: Mode
+    mark: str  # the PTD mark, <session>_<mode>
+    before_start: PhaseStamp  # stamp 0: the request arrived
+    sampling_started: PhaseStamp  # stamp 1: the analyzer replied to Go
+    exchange: Exchange
+
+
+class AnalyzerSummary(BaseModel):
+    """What one analyzer measured in a phase (PTD `Watts` and `Uncertainty`, plus our counts)."""
+
+    name: str
+    samples: int
+    errors: int
+    avg_watts: float | None
+    min_watts: float | None
+    max_watts: float | None
+    max_volts: float | None
+    max_amps: float | None
+    uncertainty_max: float | None = None
+    uncertainty_invalid: int = 0
+
+
+class PhaseStopped(BaseModel):
+    session_id: str
+    mode: Mode
+    stop_received: PhaseStamp  # stamp 2: the workload ended (stop request arrived)
+    sampling_stopped: PhaseStamp  # stamp 3: the analyzer replied to Stop and samples were fetched
+    analyzers: list[AnalyzerSummary]
+    exchange: Exchange
+
+
+class MarkRequest(BaseModel):
+    name: str = Field(pattern=LABEL_PATTERN)
+    event: MarkEvent
+
+
+class MarkRecorded(BaseModel):
+    name: str
+    event: MarkEvent
+    time_ns: int
+    exchange: Exchange
+
+
+class SessionDone(BaseModel):
+    session_id: str
+    files: list[str]  # paths relative to the session folder
+    exchange: Exchange
+
+
+class SessionInfo(BaseModel):
+    session_id: str
+    label: str
+    state: SessionState
+    created_ns: int
+    client_uuid: str
+    server_uuid: str
+    submission_valid: bool = True  # False when testing ran with given ranges, without ranging
+    failure: str | None = None
+
+
+class FileEntry(BaseModel):
+    path: str
+    size: int
+    sha1: str
+
+
+class FileList(BaseModel):
+    session_id: str
+    files: list[FileEntry]
+
+
+class AnalyzerInfo(BaseModel):
+    name: str
+    endpoint: str  # ptd://host:port, or the in-process driver name
+    connected: bool
+    model: str | None = None
+    channels: int | None = None
+    last_reading_ns: int | None = None
+    last_watts: float | None = None
+    error: str | None = None
