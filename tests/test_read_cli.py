@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -93,10 +92,6 @@ def test_a_separate_process_exits_non_zero_without_a_traceback() -> None:
     assert "(known drivers: " in done.stderr and "simulated" in done.stderr
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("analyzers.ptd.serve_cli") is None,
-    reason="the serve subcommand is not there yet",
-)
 def test_the_installed_console_script_reads_the_simulator() -> None:
     script = shutil.which("power-analyzer", path=str(Path(sys.executable).parent))
     assert script is not None
