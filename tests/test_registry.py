@@ -23,7 +23,9 @@ def test_an_unknown_driver_names_itself_and_lists_the_known_ones() -> None:
     with pytest.raises(UnknownDriverError) as caught:
         registry.create_analyzer("yokogawa-wt9000")
     message = str(caught.value)
-    assert message.startswith("yokogawa-wt9000: no analyzer driver of this name is installed (known drivers: ")
+    assert message.startswith(
+        "yokogawa-wt9000: no analyzer driver of this name is installed (known drivers: "
+    )
     assert "simulated" in message
 
 

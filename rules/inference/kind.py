@@ -207,7 +207,9 @@ def _ranging_average(ranging: Path, notes: list[str]) -> float | None:
     try:
         log = read_loadgen_log(ranging / DETAIL_LOG)
         stats = window_stats(
-            read_spl(ranging / SAMPLE_LOG, detail=False).trace, log.time_ns("power_begin"), log.time_ns("power_end")
+            read_spl(ranging / SAMPLE_LOG, detail=False).trace,
+            log.time_ns("power_begin"),
+            log.time_ns("power_end"),
         )
     except (InputError, SplFormatError, OSError) as error:
         notes.append(f"ranging run not usable: {error}")
