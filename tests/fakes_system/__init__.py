@@ -1,0 +1,1 @@
+"""Realistic stand-ins for system power sources (NVML, powercap, Redfish BMCs, ipmitool)."""
