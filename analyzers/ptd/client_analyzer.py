@@ -7,7 +7,8 @@ Optionally launches the daemon first (`launch=[...]`, PTDaemon's own command lin
 console to `console_log`, flushed line by line. Sample times are the daemon's UTC wall clock from
 its sample lines. Statistics (`stats()`) are the daemon's own `Watts` and `Uncertainty` figures,
 plus `extra["lost_samples"]` (announced in an `RL` reply that a dropped connection cut short) and
-`extra["reconnects"]`. PTD's sample lines carry no mark; fetched samples carry the mark the client
+`extra["reconnects"]`; with a launched daemon also `extra["console_<problem>"]`, the sample
+problems its console reported since launch (`analyzers.ptd.client_console`). PTD's sample lines carry no mark; fetched samples carry the mark the client
 set, and a mark change first reads the samples taken under the old mark.
 """
 
@@ -266,6 +267,12 @@ class PtdAnalyzer(Analyzer):
         with self._lock:
             watts = self.client.watts()[0]
             uncertainty = self.client.uncertainty()[0]
+            extra = {
+                "lost_samples": float(self._lost),
+                "reconnects": float(max(0, len(self.client.connections) - 1)),
+            }
+            if self.daemon is not None:
+                extra.update({f"console_{k}": float(v) for k, v in self.daemon.problem_counts().items()})
             return MeasurementStats(
                 avg_w=watts.avg_w,
                 min_w=watts.min_w,
@@ -279,10 +286,7 @@ class PtdAnalyzer(Analyzer):
                 uncertainty_invalid=uncertainty.invalid,
                 uncertainty_valid=uncertainty.valid,
                 uncertainty_unknown=uncertainty.unknown,
-                extra={
-                    "lost_samples": float(self._lost),
-                    "reconnects": float(max(0, len(self.client.connections) - 1)),
-                },
+                extra=extra,
             )
 
     @property

@@ -3,7 +3,8 @@
 The daemon runs with `TZ=UTC`, as the reference director runs it, so its sample timestamps are UTC.
 Its stdout and stderr go, line by line and flushed as each line arrives, to the console file (the
 director's `ptd_logs.txt` is made from it). The last lines are kept so an early exit can be
-reported in one sentence with the daemon's own last words.
+reported in one sentence with the daemon's own last words, and the sample problems the console
+reports (uncertainty above the limit, missed samples...) are counted in either PTD wording.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from analyzers.errors import AnalyzerConnectionError
+from analyzers.ptd.client_console import ConsoleCounts
 
 _KEPT_LINES = 20
 
@@ -32,6 +34,7 @@ class LaunchedDaemon:
         self.console_path = Path(console_path)
         self._last_lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
         self._lines_lock = threading.Lock()
+        self._counts = ConsoleCounts()
         environment = dict(os.environ, TZ="UTC", PYTHONUNBUFFERED="1")
         try:
             self._console: BinaryIO = self.console_path.open("ab")
@@ -66,13 +69,20 @@ class LaunchedDaemon:
         for raw in iter(self._process.stdout.readline, b""):
             self._console.write(raw)
             self._console.flush()
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
             with self._lines_lock:
-                self._last_lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                self._last_lines.append(text)
+                self._counts.add(text)
         self._console.close()
 
     def last_lines(self) -> list[str]:
         with self._lines_lock:
             return list(self._last_lines)
+
+    def problem_counts(self) -> dict[str, int]:
+        """Sample problems the console reported so far (`analyzers.ptd.client_console`)."""
+        with self._lines_lock:
+            return self._counts.snapshot()
 
     def exit_reason(self) -> str | None:
         """None while running; otherwise a sentence with the exit status and the last console line."""
