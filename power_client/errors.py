@@ -1,0 +1,57 @@
+"""What can end a client run, each with its own exit status, and a message that is one sentence."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # argparse's own status for a bad command line; also a bad option value or output folder
+EXIT_DIRECTOR_UNREACHABLE = 3
+EXIT_DIRECTOR_REFUSED = 4
+EXIT_CLOCK = 5
+EXIT_WORKLOAD_FAILED = 6
+EXIT_NO_LOADGEN_LOG = 7
+EXIT_DIRECTOR_FAILED = 8
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+
+
+class ClientError(Exception):
+    """A failure the user can act on; `str(error)` is the sentence to print, `exit_code` the status."""
+
+    exit_code = EXIT_DIRECTOR_FAILED
+
+
+class UsageError(ClientError):
+    exit_code = EXIT_USAGE
+
+
+class DirectorUnreachable(ClientError):
+    """No connection, or no answer in time."""
+
+    exit_code = EXIT_DIRECTOR_UNREACHABLE
+
+
+class DirectorRefused(ClientError):
+    """HTTP 401/403: a missing or wrong token."""
+
+    exit_code = EXIT_DIRECTOR_REFUSED
+
+
+class DirectorFailed(ClientError):
+    """The director answered, but with an error or a reply that does not fit the API."""
+
+    exit_code = EXIT_DIRECTOR_FAILED
+
+
+class ClockOutOfBounds(ClientError):
+    exit_code = EXIT_CLOCK
+
+
+class WorkloadFailed(ClientError):
+    exit_code = EXIT_WORKLOAD_FAILED
+
+
+class NoLoadgenLog(ClientError):
+    exit_code = EXIT_NO_LOADGEN_LOG
+
+
+class Interrupted(ClientError):
+    exit_code = EXIT_INTERRUPTED
