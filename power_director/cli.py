@@ -1,0 +1,124 @@
+"""`power-director`: run the director, or import a reference `server.conf`.
+
+    power-director --config director.toml [--host 127.0.0.1] [--port 4950]
+    power-director import-conf server.conf > director.toml
+
+A bad configuration, a port in use or an analyzer that cannot start: one sentence on stderr and
+exit status 2. The token comes from $JOULEBENCH_TOKEN or `server.token_file`, never the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from analyzers.errors import AnalyzerError
+from power_director.app import create_app
+from power_director.config import ConfigError, DirectorConfig, check_supported, load_config, load_token
+from power_director.config_import import import_server_conf, render_toml
+from power_director.director import Director
+
+PROG = "power-director"
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def import_conf(path: str) -> int:
+    try:
+        result = import_server_conf(path)
+    except ConfigError as error:
+        return _fail(str(error))
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    header = (
+        f"joulebench power-director configuration, imported from {path}.\n"
+        "Each [[analyzers]] entry launches PTDaemon per session, as the reference director does."
+    )
+    sys.stdout.write(render_toml(result.config, header))
+    return 0
+
+
+def _listen(config: DirectorConfig) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as error:
+        sock.close()
+        raise ConfigError(
+            f"{config.source}: cannot listen on {config.host}:{config.port}: {error.strerror or error}"
+            " (key 'server.host' / 'server.port', or --host / --port)."
+        ) from None
+    sock.listen(64)
+    return sock
+
+
+def serve(config_path: str, host: str | None, port: int | None) -> int:
+    try:
+        config = load_config(config_path)
+        config = dataclasses.replace(
+            config, host=host or config.host, port=config.port if port is None else port
+        )
+        check_supported(config)
+        token = load_token(config)
+        director = Director(config)
+        director.start()
+    except ConfigError as error:
+        return _fail(str(error))
+    except AnalyzerError as error:
+        return _fail(f"analyzer could not start: {error}")
+    except OSError as error:
+        return _fail(f"{config.data_dir}: cannot create the data directory: {error.strerror or error}")
+    try:
+        sock = _listen(config)
+    except ConfigError as error:
+        director.close()
+        return _fail(str(error))
+    bound_host, bound_port = sock.getsockname()[:2]
+    print(
+        f"{PROG}: listening on http://{bound_host}:{bound_port}, data in {config.data_dir}", file=sys.stderr
+    )
+    app = create_app(config, token, director)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "import-conf":
+        parser = argparse.ArgumentParser(prog=f"{PROG} import-conf", description="server.conf (INI) to TOML")
+        parser.add_argument("server_conf", metavar="SERVER_CONF")
+        return import_conf(parser.parse_args(args[1:]).server_conf)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="The joulebench power director (HTTP API on 127.0.0.1 by default). "
+        f"Also: {PROG} import-conf server.conf",
+    )
+    parser.add_argument("--config", required=True, metavar="FILE", help="TOML configuration")
+    parser.add_argument(
+        "--host", default=None, help="address to listen on (default: the config's, 127.0.0.1)"
+    )
+    parser.add_argument("--port", default=None, type=_port, help="TCP port (default: the config's, 4950)")
+    parsed = parser.parse_args(args)
+    return serve(parsed.config, parsed.host, parsed.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""The director's configuration: a TOML file parsed at the edge into frozen dataclasses.
+
+Every problem is a `ConfigError` whose message is one sentence naming the file and the key, so the
+CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
+
+    [server]    host, port, data_dir, token_file
+    [session]   settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range
+    [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+TOKEN_ENV = "JOULEBENCH_TOKEN"
+DEFAULT_PORT = 4950
+DEFAULT_SETTLE_S = 10.0
+"""The reference director waits 10 s after setting ranges and before `Stop`."""
+DEFAULT_AMPS_RANGE_FACTOR = 1.1
+"""Current rule (reference director since 2023): the testing current range is 1.1 × the ranging maximum."""
+MIN_TOKEN_CHARS = 16
+
+RangingMode = Literal["auto", "max"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message is the one sentence shown to the user."""
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """A PTDaemon-compatible executable the director starts per session, as the reference does.
+
+    The command line is PTDaemon's: `<executable> -l <log> -p <network_port> [-b board] [-c channel]
+    [-D] [interface_flag] <device_type> <device_port>`."""
+
+    executable: str
+    device_type: int
+    device_port: str
+    interface_flag: str = ""
+    network_port: int = 8888
+    channel: tuple[int, ...] | None = None
+    dc: bool = False
+    gpib_board: int | None = None
+    startup_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """One analyzer: an in-process `driver`, a running PTD daemon at `ptd`, or a `launch`ed one."""
+
+    name: str
+    driver: str | None = None
+    device: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    ptd: str | None = None
+    launch: LaunchConfig | None = None
+    device_type: int | None = None
+    """PTD device type, for `ptd_config` in `server.json` when the director does not launch PTD itself."""
+    channel: tuple[int, ...] | None = None
+    """PTD's `-c` of a daemon the director does not launch, for `ptd_config`."""
+
+    @property
+    def kind(self) -> Literal["driver", "ptd", "launch"]:
+        if self.launch is not None:
+            return "launch"
+        if self.ptd is not None:
+            return "ptd"
+        return "driver"
+
+    @property
+    def endpoint(self) -> str:
+        if self.launch is not None:
+            return f"ptd://127.0.0.1:{self.launch.network_port}"
+        if self.ptd is not None:
+            return self.ptd
+        return f"{self.driver}:{self.device}" if self.device else str(self.driver)
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    settle_s: float = DEFAULT_SETTLE_S
+    interval_ms: int = 1000
+    amps_range_factor: float = DEFAULT_AMPS_RANGE_FACTOR
+    ranging_mode: RangingMode = "auto"
+    max_amps_range: float | None = None
+    """Current range used while ranging when `ranging_mode = "max"` (the meter's largest, e.g. 20 A)."""
+
+
+@dataclass(frozen=True)
+class DirectorConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path("director-data")
+    token_file: Path | None = None
+    session: SessionConfig = field(default_factory=SessionConfig)
+    analyzers: tuple[AnalyzerConfig, ...] = ()
+    source: str = "<config>"
+    """Where the configuration came from, for messages."""
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table that knows its dotted name, so every error can name the key."""
+
+    def __init__(self, data: dict[str, Any], where: str, prefix: str) -> None:
+        self.data = data
+        self.where = where
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where}: key '{self.key(name)}' {problem}.")
+
+    def get(self, name: str) -> Any:
+        self.used.add(name)
+        return self.data.get(name)
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.fail(name, f"must be a string, got {value!r}")
+        return value
+
+    def whole(self, name: str, default: int | None, minimum: int, maximum: int) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(name, f"must be a whole number from {minimum} to {maximum}, got {value!r}")
+        return value
+
+    def number(self, name: str, default: float | None, minimum: float, above: bool = False) -> float | None:
+        value = self.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(name, f"must be a number, got {value!r}")
+        if value < minimum or (above and value == minimum):
+            bound = "above" if above else "at least"
+            raise self.fail(name, f"must be {bound} {minimum:g}, got {value!r}")
+        return float(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
+    def channels(self, name: str) -> tuple[int, ...] | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list)
+            or not 1 <= len(value) <= 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+        ):
+            raise self.fail(name, f"must be PTD's -c as a list: [channel] or [start, count], got {value!r}")
+        return tuple(value)
+
+    def table(self, name: str) -> _Table | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(name, "must be a table")
+        return _Table(value, self.where, f"{self.key(name)}.")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known setting")
+
+
+def load_config(path: str | Path) -> DirectorConfig:
+    """Read and check a TOML configuration file."""
+    where = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such configuration file.") from None
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read the configuration: {error.strerror or error}.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{where}: not valid TOML: {error}.") from None
+    base = Path(path).resolve().parent
+    return parse_config(data, where, base)
+
+
+def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> DirectorConfig:
+    """Check an already-parsed TOML document; relative paths are taken from `base`."""
+    root = _Table(data, where, "")
+    server = root.table("server") or _Table({}, where, "server.")
+    session = root.table("session") or _Table({}, where, "session.")
+    raw_analyzers = root.get("analyzers")
+    root.reject_unknown()
+
+    host = server.string("host", "127.0.0.1") or "127.0.0.1"
+    port = server.whole("port", DEFAULT_PORT, 0, 65535)
+    data_dir = Path(server.string("data_dir", "director-data") or "director-data")
+    token_file_text = server.string("token_file")
+    server.reject_unknown()
+    if base is not None and not data_dir.is_absolute():
+        data_dir = base / data_dir
+    token_file = None
+    if token_file_text:
+        token_file = Path(token_file_text)
+        if base is not None and not token_file.is_absolute():
+            token_file = base / token_file
+
+    mode = session.string("ranging_mode", "auto")
+    if mode not in ("auto", "max"):
+        raise session.fail("ranging_mode", f'must be "auto" or "max", got {mode!r}')
+    session_config = SessionConfig(
+        settle_s=session.number("settle_s", DEFAULT_SETTLE_S, 0.0) or 0.0,
+        interval_ms=session.whole("interval_ms", 1000, 1, 60_000) or 1000,
+        amps_range_factor=session.number("amps_range_factor", DEFAULT_AMPS_RANGE_FACTOR, 1.0)
+        or DEFAULT_AMPS_RANGE_FACTOR,
+        ranging_mode=mode,  # type: ignore[arg-type]
+        max_amps_range=session.number("max_amps_range", None, 0.0, above=True),
+    )
+    session.reject_unknown()
+
+    analyzers = _analyzers(raw_analyzers, where)
+    if session_config.ranging_mode == "max" and session_config.max_amps_range is None:
+        raise session.fail("max_amps_range", 'is required when ranging_mode = "max"')
+    return DirectorConfig(
+        host=host,
+        port=port if port is not None else DEFAULT_PORT,
+        data_dir=data_dir,
+        token_file=token_file,
+        session=session_config,
+        analyzers=analyzers,
+        source=where,
+    )
+
+
+def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
+    if raw is None:
+        raise ConfigError(f"{where}: key 'analyzers' is missing; add one [[analyzers]] table.")
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError(f"{where}: key 'analyzers' must be an array of tables ([[analyzers]]).")
+    if not raw:
+        raise ConfigError(f"{where}: key 'analyzers' is empty; add one [[analyzers]] table.")
+    result = []
+    names: set[str] = set()
+    for index, item in enumerate(raw):
+        table = _Table(item, where, f"analyzers[{index}].")
+        analyzer = _analyzer(table)
+        if analyzer.name in names:
+            raise table.fail("name", f"repeats the name {analyzer.name!r}")
+        names.add(analyzer.name)
+        result.append(analyzer)
+    return tuple(result)
+
+
+def _analyzer(table: _Table) -> AnalyzerConfig:
+    name = table.string("name")
+    if not name:
+        raise table.fail("name", "is missing")
+    driver = table.string("driver")
+    ptd = table.string("ptd")
+    launch_table = table.table("launch")
+    options_table = table.table("options")
+    device = table.string("device", "") or ""
+    device_type = table.whole("device_type", None, 0, 100_000)
+    channel = table.channels("channel")
+    table.reject_unknown()
+    chosen = [k for k, v in (("driver", driver), ("ptd", ptd), ("launch", launch_table)) if v is not None]
+    if len(chosen) != 1:
+        raise table.fail("driver", "or 'ptd' or 'launch': give exactly one of them")
+    if ptd is not None:
+        _check_ptd_url(table, ptd)
+    launch = _launch(launch_table) if launch_table is not None else None
+    options = dict(options_table.data) if options_table is not None else {}
+    if options and driver is None:
+        raise table.fail("options", "only applies to an in-process driver")
+    return AnalyzerConfig(
+        name=name,
+        driver=driver,
+        device=device,
+        options=options,
+        ptd=ptd,
+        launch=launch,
+        device_type=device_type,
+        channel=channel,
+    )
+
+
+def _check_ptd_url(table: _Table, url: str) -> None:
+    host, _, port = url.removeprefix("ptd://").rpartition(":")
+    if not url.startswith("ptd://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise table.fail("ptd", f"must look like ptd://host:port, got {url!r}")
+
+
+def _launch(table: _Table) -> LaunchConfig:
+    executable = table.string("executable")
+    if not executable:
+        raise table.fail("executable", "is missing")
+    device_type = table.whole("device_type", None, 0, 100_000)
+    if device_type is None:
+        raise table.fail("device_type", "is missing")
+    device_port = table.string("device_port")
+    if device_port is None:
+        raise table.fail("device_port", "is missing")
+    interface_flag = table.string("interface_flag", "") or ""
+    if interface_flag not in ("", "-n", "-g", "-y", "-U"):
+        raise table.fail("interface_flag", f"must be one of -n, -g, -y, -U or empty, got {interface_flag!r}")
+    launch = LaunchConfig(
+        executable=executable,
+        device_type=device_type,
+        device_port=device_port,
+        interface_flag=interface_flag,
+        network_port=table.whole("network_port", 8888, 1, 65535) or 8888,
+        channel=table.channels("channel"),
+        dc=table.boolean("dc", False),
+        gpib_board=table.whole("gpib_board", None, 0, 1000),
+        startup_timeout_s=table.number("startup_timeout_s", 30.0, 0.0, above=True) or 30.0,
+    )
+    table.reject_unknown()
+    return launch
+
+
+def check_supported(config: DirectorConfig) -> None:
+    """What this director version can run: one analyzer per session.
+
+    Several analyzers need their samples merged by time rather than by line (issue 8); the
+    configuration format already lists them, the sessions refuse them clearly until then."""
+    if len(config.analyzers) != 1:
+        raise ConfigError(
+            f"{config.source}: key 'analyzers' lists {len(config.analyzers)} analyzers; "
+            "this director drives exactly one for now."
+        )
+
+
+# -- the token ---------------------------------------------------------------------------------
+
+
+def load_token(config: DirectorConfig, environ: dict[str, str] | None = None) -> str:
+    """The bearer token: `$JOULEBENCH_TOKEN`, else the first line of `server.token_file`."""
+    env = os.environ if environ is None else environ
+    token = env.get(TOKEN_ENV, "").strip()
+    origin = f"${TOKEN_ENV}"
+    if not token and config.token_file is not None:
+        origin = str(config.token_file)
+        try:
+            lines = config.token_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(
+                f"{config.token_file}: cannot read the token file: {error.strerror or error}."
+            ) from None
+        token = lines[0].strip() if lines else ""
+    if not token:
+        raise ConfigError(
+            f"{config.source}: no token: set ${TOKEN_ENV} or key 'server.token_file' "
+            "(every state-changing call needs it)."
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{origin}: the token is shorter than {MIN_TOKEN_CHARS} characters.")
+    return token

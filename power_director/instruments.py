@@ -1,0 +1,254 @@
+"""The configured analyzers, and how a session reaches each one: always through the PTD protocol.
+
+A session opens a `PtdLink` per analyzer and closes it at the end, as the reference director
+launches PTDaemon per session. Whatever the configuration, the session drives a `PtdAnalyzer`
+(`analyzers.ptd.client_analyzer`) over loopback or the network, so `ptd_messages` are the real
+exchange and one code path serves every kind:
+
+- `driver`: an in-process driver (e.g. `simulated`), served for the session's lifetime by our own
+  PTD daemon (`analyzers.ptd`) on an ephemeral 127.0.0.1 port; its console log is `ptd_logs.txt`.
+- `launch`: a PTDaemon-compatible executable started per session with PTDaemon's command line;
+  its console output is `ptd_logs.txt`.
+- `ptd`: a daemon someone else runs. Its console stays on its host, so `ptd_logs.txt` is the
+  director's own record of the exchange, in PTDaemon's console format, and says so in its header.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+from analyzers.base import Analyzer
+from analyzers.errors import AnalyzerError
+from analyzers.ptd.identity import daemon_version
+from analyzers.ptd.logs import ConsoleLog, banner
+from analyzers.ptd.server import PtdServer
+from analyzers.ptd.session import PtdSession
+from analyzers.ptd.session import SessionConfig as DaemonSessionConfig
+from analyzers.registry import create_analyzer
+from power_director.config import AnalyzerConfig
+
+PTD_DATA_LOG = "ptd_data.log"
+"""A launched daemon's `-l` data log, kept in the session folder next to (not inside) the MLPerf folders."""
+
+
+class PtdLink:
+    """One analyzer as one session sees it: a connected `Analyzer` plus its PTD record."""
+
+    def __init__(self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any]) -> None:
+        self.name = name
+        self.analyzer = analyzer
+        self.ptd_config = ptd_config
+
+    def ptd_messages(self) -> list[dict[str, str]]:
+        messages = getattr(self.analyzer, "messages_json", None)
+        return list(messages()) if callable(messages) else []
+
+    def record(self) -> None:
+        """Bring the console record up to date (only a remote daemon needs the director to write it)."""
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+class _LocalDaemonLink(PtdLink):
+    """An in-process driver behind our PTD daemon on an ephemeral loopback port."""
+
+    def __init__(
+        self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any], server: PtdServer, console: TextIO
+    ) -> None:
+        super().__init__(name, analyzer, ptd_config)
+        self._server = server
+        self._console = console
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._server.close()  # ends the daemon session; the driver itself stays open
+            self._console.close()
+
+
+class _RemoteLink(PtdLink):
+    """A daemon the director does not run: the console record is written here, message by message."""
+
+    def __init__(self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any], console: TextIO) -> None:
+        super().__init__(name, analyzer, ptd_config)
+        self._console_file = console
+        self._console = ConsoleLog(console)
+        self._written = 0
+        self.record()
+
+    def record(self) -> None:
+        messages = self.ptd_messages()
+        for message in messages[self._written :]:
+            command, reply = message["cmd"], message["reply"]
+            if command.upper().startswith("GO,") and not reply.lower().startswith("error"):
+                parts = command.split(",")
+                self._console.log(f"Go with mark '{parts[3] if len(parts) > 3 else 'notset'}'")
+            self._console.log(f"Request from the director: {command}")
+            self._console.log(f"Response to client sent: {reply}")
+            if command.upper() == "STOP" and reply.startswith("Stopping"):
+                self._console.log("Completed test")
+        self._written = len(messages)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.record()
+            self._console_file.close()
+
+
+class Instrument:
+    """A configured analyzer. An in-process driver is created once and kept; PTD endpoints per session."""
+
+    def __init__(self, config: AnalyzerConfig) -> None:
+        self.config = config
+        self._driver: Analyzer | None = None
+        self._lock = threading.Lock()
+        self.link: PtdLink | None = None
+        self.model: str | None = None
+        self.channels: int | None = None
+        self.last_reading_ns: int | None = None
+        self.last_watts: float | None = None
+        self.error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def start(self) -> None:
+        """Create an in-process driver now, so a wrong driver or option fails at start-up."""
+        if self.config.kind == "driver":
+            self._driver = create_analyzer(str(self.config.driver), self.config.device, **self.config.options)
+            identity = self._driver.identify()
+            self.model = identity.model
+            self.channels = self._driver.channel_count
+
+    def open(self, session_dir: Path, ptd_logs: Path) -> PtdLink:
+        """Connect for one session; `ptd_logs` receives the daemon's console (or our record of it)."""
+        with self._lock:
+            try:
+                link = self._open(session_dir, ptd_logs)
+            except AnalyzerError as error:
+                self.error = str(error)
+                raise
+            self.error = None
+            self.link = link
+            self.model = link.analyzer.identify().model
+            self.channels = link.analyzer.channel_count
+            return link
+
+    def release(self) -> None:
+        with self._lock:
+            link, self.link = self.link, None
+        if link is not None:
+            link.close()
+
+    def note_reading(self, time_ns: int, watts: float) -> None:
+        self.last_reading_ns = time_ns
+        self.last_watts = watts
+
+    def close(self) -> None:
+        self.release()
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    # -- per kind --------------------------------------------------------------------------------
+
+    def _open(self, session_dir: Path, ptd_logs: Path) -> PtdLink:
+        config = self.config
+        if config.kind == "driver":
+            return self._open_local(ptd_logs)
+        if config.kind == "launch":
+            return self._open_launched(session_dir, ptd_logs)
+        assert config.ptd is not None
+        channel = config.channel
+        analyzer = create_analyzer("ptd", config.ptd, **_channel_options(channel))
+        ptd_config: dict[str, Any] = {
+            "command": [],
+            "device_type": config.device_type,
+            "interface_flag": "",
+            "device_port": config.ptd,
+            "channel": list(channel) if channel else None,
+        }
+        console = ptd_logs.open("a", encoding="utf-8")
+        console.write(
+            f"joulebench power-director: record of its exchange with the PTD daemon at {config.ptd}.\n"
+            "This is not the daemon's own console log, which stays on the host that runs it.\n\n"
+        )
+        console.flush()
+        return _RemoteLink(self.name, analyzer, ptd_config, console)
+
+    def _open_local(self, ptd_logs: Path) -> PtdLink:
+        driver = self._driver
+        if driver is None:
+            raise AnalyzerError(self.name, "the in-process driver is not started")
+        console = ptd_logs.open("a", encoding="utf-8")
+        try:
+            log = ConsoleLog(console)
+            source = f"joulebench driver '{self.config.driver}', in the director's process"
+            log.raw(banner(daemon_version(), driver.identify().model, source, None))
+            session = PtdSession(driver, log, config=DaemonSessionConfig(idle_interval_ms=None))
+            session.announce()
+            server = PtdServer(session, "127.0.0.1", 0)
+        except BaseException:
+            console.close()
+            raise
+        try:
+            log.log(f"Establishing the listener on port {server.port}...")
+            server.serve_in_thread()
+            analyzer = create_analyzer("ptd", f"ptd://127.0.0.1:{server.port}")
+        except BaseException:
+            server.close()
+            console.close()
+            raise
+        ptd_config: dict[str, Any] = {
+            "command": [],
+            "device_type": None,
+            "interface_flag": "",
+            "device_port": self.config.endpoint,
+            "channel": None,
+        }
+        return _LocalDaemonLink(self.name, analyzer, ptd_config, server, console)
+
+    def _open_launched(self, session_dir: Path, ptd_logs: Path) -> PtdLink:
+        launch = self.config.launch
+        assert launch is not None
+        command = [launch.executable, "-l", str(session_dir / PTD_DATA_LOG), "-p", str(launch.network_port)]
+        if launch.gpib_board is not None:
+            command += ["-b", str(launch.gpib_board)]
+        if launch.channel:
+            command += ["-c", ",".join(str(c) for c in launch.channel)]
+        if launch.dc:
+            command.append("-D")
+        if launch.interface_flag:
+            command.append(launch.interface_flag)
+        command += [str(launch.device_type), launch.device_port]
+        analyzer = create_analyzer(
+            "ptd",
+            f"ptd://127.0.0.1:{launch.network_port}",
+            launch=command,
+            console_log=str(ptd_logs),
+            connect_timeout_s=launch.startup_timeout_s,
+            **_channel_options(launch.channel),
+        )
+        ptd_config: dict[str, Any] = {
+            "command": command,
+            "device_type": launch.device_type,
+            "interface_flag": launch.interface_flag,
+            "dc_flag": "-D" if launch.dc else None,
+            "device_port": launch.device_port,
+            "channel": list(launch.channel) if launch.channel else None,
+        }
+        return PtdLink(self.name, analyzer, ptd_config)
+
+
+def _channel_options(channel: tuple[int, ...] | None) -> dict[str, Any]:
+    """PTD's `-c start,count` numbers the channels from `start` in `SR`/`RR`."""
+    if channel and len(channel) == 2:
+        return {"first_channel": channel[0]}
+    return {}

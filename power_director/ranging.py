@@ -1,0 +1,58 @@
+"""Testing ranges from a ranging run: the rule the reference director applies, as a pure function.
+
+Volts range = the largest voltage seen; current range = the largest current × the rule's factor
+(1.1 since 2023; 2021–22 directors used 1.0). Maxima are taken over the analyzer's channels (those
+PTD's `-c` selects; a multi-channel meter's sum block has no volts or amps), over readings only:
+sentinel samples (-1 error, -2 missed) and values the meter did not provide are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyzers.trace import SAMPLE_OK, Trace
+
+
+class RangingError(ValueError):
+    """The ranging samples cannot give ranges; the message says why."""
+
+
+@dataclass(frozen=True)
+class RangeChoice:
+    """Maxima seen while ranging and the fixed ranges to test with (V, A)."""
+
+    max_volts: float
+    max_amps: float
+    volts_range: float
+    amps_range: float
+    samples: int
+
+
+def derive_ranges(trace: Trace, amps_factor: float) -> RangeChoice:
+    """The testing ranges for `trace` (one analyzer's ranging samples)."""
+    if trace.channel_count:
+        volts = np.concatenate([block.volts[block.flags == SAMPLE_OK] for block in trace.channels])
+        amps = np.concatenate([block.amps[block.flags == SAMPLE_OK] for block in trace.channels])
+    else:
+        volts = trace.volts[trace.flags == SAMPLE_OK]
+        amps = trace.amps[trace.flags == SAMPLE_OK]
+    volts = volts[np.isfinite(volts) & (volts > 0)]
+    amps = amps[np.isfinite(amps) & (amps > 0)]
+    if len(trace) == 0:
+        raise RangingError("the ranging run produced no samples")
+    if len(volts) == 0 or len(amps) == 0:
+        raise RangingError(
+            f"none of the {len(trace)} ranging samples has a valid voltage and current reading"
+        )
+    max_volts = float(volts.max())
+    max_amps = float(amps.max())
+    # PTD ranges travel with six decimals; rounding here keeps the record equal to what was sent.
+    return RangeChoice(
+        max_volts=max_volts,
+        max_amps=max_amps,
+        volts_range=round(max_volts, 6),
+        amps_range=round(max_amps * amps_factor, 6),
+        samples=len(trace),
+    )
