@@ -34,7 +34,11 @@ class Ruleset:
 
 @cache
 def all_rulesets() -> tuple[Ruleset, ...]:
-    """Every rule set shipped with joulebench, sorted by kind then publication date."""
+    """Every rule set shipped with joulebench, sorted by kind then publication date.
+
+    A rule set with an empty `kind` (joulebench-strict, joulebench-demo) applies to every kind and is
+    never chosen by date; it is used only when named with `--ruleset`.
+    """
     found = []
     for entry in resources.files("rules").joinpath("rulesets").iterdir():
         if not entry.name.endswith(".toml"):
@@ -59,6 +63,12 @@ def get_ruleset(name: str) -> Ruleset:
             return ruleset
     known = ", ".join(r.name for r in all_rulesets())
     raise UnknownRulesetError(f"unknown rule set {name!r}; known: {known}")
+
+
+def latest_ruleset(kind: str) -> Ruleset | None:
+    """The most recently published rule set of `kind` (what a folder without a run date is judged by)."""
+    dated = [r for r in all_rulesets() if r.kind == kind and r.published is not None]
+    return dated[-1] if dated else None
 
 
 def ruleset_for_date(kind: str, run_date: dt.date) -> Ruleset | None:
