@@ -1,6 +1,7 @@
-"""`power-check PATH...`: the published power metric (and its evidence) of every result under PATH.
+"""`power-check PATH...`: the published power metric (and its evidence) of every result under PATH,
+with the compliance checks of its rule set.
 
-Exit status: 2 if any input was unusable, else 1 if any result is invalid, else 0.
+Exit status: 2 if any input was unusable, else 1 if any result is invalid or any check FAILed, else 0.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rules.compliance.junit import write_junit
+from rules.compliance.report import report_lines
 from rules.errors import InputError
 from rules.kinds import ResultKind, registered_kinds
 from rules.result import CSV_COLUMNS, CheckResult
@@ -61,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--ruleset", metavar="NAME", help="force a rule set (default: detected from the logs)"
     )
     parser.add_argument("--list-rulesets", action="store_true", help="print the rule sets, one per line")
+    parser.add_argument("--junit", metavar="FILE", help="also write the compliance checks as JUnit XML")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="list passed compliance checks too (human output)"
+    )
     return parser
 
 
@@ -117,7 +124,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def print_human(outcomes: Sequence[CheckResult | Unusable]) -> None:
+def print_human(outcomes: Sequence[CheckResult | Unusable], verbose: bool = False) -> None:
     by_kind: dict[str, list[CheckResult]] = {}
     for outcome in outcomes:
         if isinstance(outcome, CheckResult):
@@ -129,6 +136,8 @@ def print_human(outcomes: Sequence[CheckResult | Unusable]) -> None:
             print(result.summary_line())
             for note in result.notes:
                 print(f"   note: {note}")
+            for line in report_lines(result.checks, result.compliance_ruleset, verbose):
+                print(line)
     for outcome in outcomes:
         if isinstance(outcome, Unusable):
             print(f"power-check: {outcome.sentence}", file=sys.stderr)
@@ -149,7 +158,7 @@ def print_csv(outcomes: Sequence[CheckResult | Unusable]) -> None:
 def exit_status(outcomes: Sequence[CheckResult | Unusable]) -> int:
     if any(isinstance(o, Unusable) for o in outcomes):
         return EXIT_UNUSABLE
-    if any(not o.valid for o in outcomes if isinstance(o, CheckResult)):
+    if any(not o.valid or o.compliant is False for o in outcomes if isinstance(o, CheckResult)):
         return EXIT_INVALID
     return EXIT_OK
 
@@ -160,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_rulesets:
         for ruleset in all_rulesets():
             published = ruleset.published.isoformat() if ruleset.published else "-"
-            print(f"{ruleset.name}\t{ruleset.kind}\t{ruleset.round or '-'}\t{published}")
+            print(f"{ruleset.name}\t{ruleset.kind or 'any'}\t{ruleset.round or '-'}\t{published}")
         return EXIT_OK
     if not args.paths:
         parser.error("give at least one PATH (or --list-rulesets)")
@@ -183,8 +192,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(outcome, Unusable):
                 print(f"power-check: {outcome.sentence}", file=sys.stderr)
     else:
-        print_human(outcomes)
+        print_human(outcomes, args.verbose)
+    if args.junit:
+        try:
+            write_junit(Path(args.junit), [_junit_suite(o) for o in outcomes])
+        except OSError as error:
+            print(f"power-check: {args.junit}: cannot write: {error.strerror}", file=sys.stderr)
+            return EXIT_UNUSABLE
     return exit_status(outcomes)
+
+
+def _junit_suite(outcome: CheckResult | Unusable) -> tuple[str, Any, str | None]:
+    if isinstance(outcome, Unusable):
+        return outcome.path, None, outcome.sentence
+    return outcome.path, outcome.checks, None
 
 
 if __name__ == "__main__":

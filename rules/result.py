@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.compliance.verdict import Check, Verdict
+
 
 @dataclass
 class CheckResult:
@@ -24,6 +26,16 @@ class CheckResult:
     uncertainty: float | None = None
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[Check] | None = None
+    """Compliance checks under `compliance_ruleset`; None when the folder was not judged (no power/ records)."""
+    compliance_ruleset: str = ""
+
+    @property
+    def compliant(self) -> bool | None:
+        """True when no check FAILed, None when compliance was not judged."""
+        if self.checks is None:
+            return None
+        return all(check.verdict is not Verdict.FAIL for check in self.checks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +48,9 @@ class CheckResult:
             "valid": self.valid,
             "errors": list(self.errors),
             "notes": list(self.notes),
+            "compliant": self.compliant,
+            "compliance_ruleset": self.compliance_ruleset or None,
+            "checks": [check.to_json() for check in self.checks or []],
         }
 
     def csv_row(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.spl import SplFormatError, SplReadResult, read_spl
+from rules.compliance.runner import InferenceEvidence, judge_inference
 from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
@@ -117,6 +118,7 @@ class InferenceKind:
             loadgen_validity=log.get("result_validity"),
             skipped_lines=len(samples.skipped),
         )
+        evidence = InferenceEvidence(directory, log, begin_ns, end_ns, stats, samples, None)
         result.notes += log.problems[:3] + samples.skipped_summary(run / SAMPLE_LOG)
         if stats.sentinel_errors or stats.sentinel_missed:
             result.notes.append(
@@ -128,12 +130,12 @@ class InferenceKind:
                 f"{run / SAMPLE_LOG}: no sample lies inside the power window "
                 f"({log.get('power_begin')} .. {log.get('power_end')} from {log.where('power_begin')})"
             )
-            return result
+            return _judged(result, evidence, rules)
         try:
             metric = compute_metric(scenario, log, rules, stats.avg_power_w, stats.window_s)
         except MetricError as error:
             result.errors.append(str(error))
-            return result
+            return _judged(result, evidence, rules)
         result.value = metric.value
         result.unit = metric.unit
         result.energy_per_query_j = metric.energy_per_query_j
@@ -149,7 +151,28 @@ class InferenceKind:
                 f"{log.where('result_validity')}: LoadGen reported result_validity={validity}"
             )
         result.valid = not result.errors
-        return result
+        return _judged(result, evidence, rules)
+
+
+def _judged(result: InferenceResult, evidence: InferenceEvidence, rules: Ruleset) -> InferenceResult:
+    """Attach the compliance checks of the folder under the same rule set as the metric."""
+    if result.ranging_avg_power_w is None:
+        result.ranging_avg_power_w = _ranging_average(evidence.directory / RANGING_DIR, [])
+    evidence = InferenceEvidence(
+        evidence.directory,
+        evidence.testing_log,
+        evidence.testing_begin_ns,
+        evidence.testing_end_ns,
+        evidence.stats,
+        evidence.spl,
+        result.ranging_avg_power_w,
+    )
+    result.checks = judge_inference(evidence, rules)
+    if result.checks is None:
+        result.notes.append("no power/ folder: compliance not judged, only the metric")
+    else:
+        result.compliance_ruleset = rules.name
+    return result
 
 
 def _required(path: Path) -> Path:

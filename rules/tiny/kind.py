@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rules.compliance.minimums import check_tiny_windows
+from rules.compliance.policy import policy_for
 from rules.errors import InputError
 from rules.result import CheckResult
+from rules.rulesets import get_ruleset, latest_ruleset
 from rules.tiny.energy_runner import (
     ENERGY_FILE,
     is_energy_folder,
@@ -50,7 +53,13 @@ class TinyKind:
         return is_energy_folder(directory)
 
     def check(self, directory: Path, ruleset: str | None) -> TinyResult:
-        return check_tiny(directory)
+        result = check_tiny(directory)
+        rules = get_ruleset(ruleset) if ruleset else latest_ruleset("tiny")
+        if rules is not None:
+            durations = [w.end_s - w.begin_s for w in result.windows]
+            result.checks = [check_tiny_windows(durations, policy_for(rules))]
+            result.compliance_ruleset = rules.name
+        return result
 
 
 def check_tiny(directory: Path) -> TinyResult:

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rules.compliance.minimums import NodeReadings, check_training_readings
+from rules.compliance.policy import policy_for
 from rules.errors import InputError
 from rules.result import CheckResult
+from rules.rulesets import get_ruleset, latest_ruleset
 from rules.training.energy import NS_PER_S, NodeEnergy, node_energy, switch_energy
 from rules.training.folder import RunFiles, is_training_folder, scaling_factor, scan
 from rules.training.mllog import MllogEvent, read_power_log, read_result_log
@@ -23,6 +26,7 @@ class TrainingResult(CheckResult):
     energy_kj: float | None = None
     runs: list[RunEnergy] = field(default_factory=list)
     nodes: int = 0
+    node_readings: list[NodeReadings] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -51,13 +55,19 @@ class TrainingKind:
         return is_training_folder(directory)
 
     def check(self, directory: Path, ruleset: str | None) -> TrainingResult:
-        return check_training(directory, self.meter_accuracy)
+        result = check_training(directory, self.meter_accuracy)
+        rules = get_ruleset(ruleset) if ruleset else latest_ruleset("training")
+        if rules is not None:
+            result.checks = check_training_readings(result.node_readings, policy_for(rules))
+            result.compliance_ruleset = rules.name
+        return result
 
 
 def check_training(directory: Path, meter_accuracy: float | None = None) -> TrainingResult:
     folder = scan(directory)
     notes = list(folder.notes)
     runs: list[RunEnergy] = []
+    readings: list[NodeReadings] = []
     run_uncertainties: dict[str, RunUncertainty] = {}
     # Power-log notes repeat on every node of every run; they are reported once with a count.
     log_notes: Counter[str] = Counter()
@@ -66,7 +76,7 @@ def check_training(directory: Path, meter_accuracy: float | None = None) -> Trai
         events, result_notes = read_result_log(files.result)
         notes += result_notes
         benchmark = benchmark or _benchmark_name(events)
-        run, uncertainty = _run_energy(files, events, notes, log_notes)
+        run, uncertainty = _run_energy(files, events, notes, log_notes, readings)
         runs.append(run)
         if uncertainty is not None:
             run_uncertainties[run.name] = uncertainty
@@ -90,6 +100,7 @@ def check_training(directory: Path, meter_accuracy: float | None = None) -> Trai
         runs=runs,
         nodes=max(node_counts),
         notes=notes,
+        node_readings=readings,
     )
     if score.mean_energy_j is None:
         result.errors.append(score.error)
@@ -123,7 +134,11 @@ def check_training(directory: Path, meter_accuracy: float | None = None) -> Trai
 
 
 def _run_energy(
-    files: RunFiles, events: list[MllogEvent], notes: list[str], log_notes: Counter[str]
+    files: RunFiles,
+    events: list[MllogEvent],
+    notes: list[str],
+    log_notes: Counter[str],
+    readings: list[NodeReadings],
 ) -> tuple[RunEnergy, RunUncertainty | None]:
     start = _first(events, "run_start")
     stop = _first(events, "run_stop")
@@ -155,6 +170,10 @@ def _run_energy(
     base.energy_j = sum(p.energy_j for p in parts)
     base.samples = sum(p.samples for p in parts[: len(files.nodes)])
     node_parts = parts[: len(files.nodes)]
+    readings += [
+        NodeReadings(f"{files.name}/{path.name}", part.samples, part.window_s)
+        for path, part in zip(files.nodes, node_parts, strict=True)
+    ]
     uncertainty = run_uncertainty(
         energy_j=base.energy_j,
         ttt_s=base.ttt_s,

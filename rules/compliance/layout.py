@@ -1,0 +1,45 @@
+"""Files and layout: the folders the MLPerf submission checker lists exactly (PTD_AND_MLPERF_POWER.md §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rules.compliance.verdict import Check, Verdict
+
+POWER_FILES = ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log")
+RUN_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt")
+OPTIONAL_RUN_FILES = ("mlperf_log_accuracy.json",)
+REQUIRED_PATHS = tuple(f"power/{name}" for name in POWER_FILES) + tuple(
+    f"{run}/{name}" for run in ("ranging", "run_1") for name in RUN_FILES
+)
+
+
+def check_layout(directory: Path) -> Check:
+    """FAIL on a missing required file or on any extra entry (the submission checker rejects both)."""
+    missing = [path for path in REQUIRED_PATHS if not (directory / path).is_file()]
+    extra: list[str] = []
+    for folder, allowed in (
+        ("power", POWER_FILES),
+        ("ranging", RUN_FILES + OPTIONAL_RUN_FILES),
+        ("run_1", RUN_FILES + OPTIONAL_RUN_FILES),
+    ):
+        if (directory / folder).is_dir():
+            extra += sorted(
+                f"{folder}/{entry.name}"
+                for entry in (directory / folder).iterdir()
+                if entry.name not in allowed
+            )
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(
+                f"not allowed there (the submission checker lists these folders exactly): {', '.join(extra)}"
+            )
+        return Check("files.layout", Verdict.FAIL, f"{directory}: " + "; ".join(parts))
+    return Check(
+        "files.layout",
+        Verdict.PASS,
+        f"{directory}: power/, ranging/ and run_1/ hold exactly the required files",
+    )

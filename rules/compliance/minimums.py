@@ -1,0 +1,81 @@
+"""Training and Tiny minimums: enough node readings at a sufficient rate; five tiny windows of ≥ 10 s."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rules.compliance.policy import CompliancePolicy
+from rules.compliance.verdict import Check, Verdict
+
+
+@dataclass(frozen=True)
+class NodeReadings:
+    """One node power log of one run: how many readings it holds over how long."""
+
+    name: str
+    readings: int
+    window_s: float
+
+    @property
+    def rate_hz(self) -> float:
+        return self.readings / self.window_s if self.window_s > 0 else 0.0
+
+
+def check_training_readings(nodes: Sequence[NodeReadings], policy: CompliancePolicy) -> list[Check]:
+    rules = policy.training
+    if not nodes:
+        return [Check("training.readings", Verdict.FAIL, "no node power log to judge")]
+    few = [n for n in nodes if n.readings < rules.min_node_readings]
+    fewest = min(nodes, key=lambda n: n.readings)
+    if few:
+        count = Check(
+            "training.readings",
+            Verdict.FAIL,
+            f"{len(few)} of {len(nodes)} node logs hold under {rules.min_node_readings} readings, e.g. {few[0].name}: {few[0].readings}",
+        )
+    else:
+        count = Check(
+            "training.readings",
+            Verdict.PASS,
+            f"every one of {len(nodes)} node logs holds ≥ {rules.min_node_readings} readings (fewest {fewest.readings}, {fewest.name})",
+        )
+    slow = [n for n in nodes if n.rate_hz < rules.min_rate_hz]
+    slowest = min(nodes, key=lambda n: n.rate_hz)
+    if slow:
+        rate = Check(
+            "training.sampling_rate",
+            rules.rate_verdict,
+            f"{len(slow)} of {len(nodes)} node logs read power slower than {rules.min_rate_hz:g} Hz, "
+            f"slowest {slowest.name}: {slowest.rate_hz:.3f} Hz ({slowest.readings} readings in {slowest.window_s:.0f} s)",
+        )
+    else:
+        rate = Check(
+            "training.sampling_rate",
+            Verdict.PASS,
+            f"every node log reads at ≥ {rules.min_rate_hz:g} Hz (slowest {slowest.rate_hz:.3f} Hz)",
+        )
+    return [count, rate]
+
+
+def check_tiny_windows(durations_s: Sequence[float], policy: CompliancePolicy) -> Check:
+    rules = policy.tiny
+    short = [(i + 1, d) for i, d in enumerate(durations_s) if d < rules.min_window_s]
+    if len(durations_s) < rules.windows:
+        return Check(
+            "tiny.windows",
+            Verdict.FAIL,
+            f"{len(durations_s)} energy windows, {rules.windows} required",
+        )
+    if short:
+        index, seconds = short[0]
+        return Check(
+            "tiny.windows",
+            Verdict.FAIL,
+            f"{len(short)} window(s) under {rules.min_window_s:g} s, e.g. window {index}: {seconds:.3f} s",
+        )
+    return Check(
+        "tiny.windows",
+        Verdict.PASS,
+        f"{len(durations_s)} windows, shortest {min(durations_s):.3f} s (≥ {rules.min_window_s:g} s each)",
+    )

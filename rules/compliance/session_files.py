@@ -1,0 +1,129 @@
+"""`power/client.json` and `power/server.json`, parsed once into typed records the checks read.
+
+Both files share the reference tool's keys (PTD_AND_MLPERF_POWER.md §4). A file that is not JSON, or
+lacks a required key, raises `SessionFileError` with one sentence naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REQUIRED_KEYS = (
+    "version",
+    "timezone",
+    "modules",
+    "sources",
+    "messages",
+    "uuid",
+    "session_name",
+    "results",
+    "phases",
+)
+NS_PER_S = 1_000_000_000
+
+
+class SessionFileError(ValueError):
+    """client.json / server.json cannot be judged; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class Message:
+    cmd: str
+    reply: str
+    cmd_time: float | None
+    reply_time: float | None
+
+
+@dataclass(frozen=True)
+class PtdExchange:
+    cmd: str
+    reply: str
+
+
+@dataclass(frozen=True)
+class ClockOffset:
+    """director clock − client clock, as the client measured it (joulebench's client records it)."""
+
+    offset_ns: int
+    uncertainty_ns: int
+
+
+@dataclass
+class SessionRecord:
+    path: Path
+    timezone_s: int
+    sources: dict[str, str]
+    messages: list[Message]
+    uuid: dict[str, str]
+    session_name: str
+    results: dict[str, str]
+    phases: dict[str, list[float]]  # mode -> the four wall times (UTC epoch s)
+    ptd_messages: list[PtdExchange] | None = None
+    ptd_config: dict[str, Any] | None = None
+    debug: bool = False
+    clock_offset: ClockOffset | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def handshake(self) -> str:
+        return self.messages[0].cmd if self.messages else ""
+
+
+def read_session_record(path: Path) -> SessionRecord:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SessionFileError(f"{path}: cannot read: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SessionFileError(f"{path}: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise SessionFileError(f"{path}: not a JSON object")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise SessionFileError(f"{path}: required key(s) {', '.join(missing)} missing")
+    try:
+        return SessionRecord(
+            path=path,
+            timezone_s=int(data["timezone"]),
+            sources={str(k): str(v) for k, v in dict(data["sources"]).items()},
+            messages=[_message(m) for m in data["messages"]],
+            uuid={str(k): str(v) for k, v in dict(data["uuid"]).items()},
+            session_name=str(data["session_name"]),
+            results={str(k): str(v) for k, v in dict(data["results"]).items()},
+            phases={
+                str(mode): [float(stamp[0]) for stamp in stamps]
+                for mode, stamps in dict(data["phases"]).items()
+            },
+            ptd_messages=_ptd_messages(data.get("ptd_messages")),
+            ptd_config=data.get("ptd_config") if isinstance(data.get("ptd_config"), dict) else None,
+            debug=bool(data.get("debug", False)),
+            clock_offset=_clock_offset(data.get("clock_offset")),
+            raw=data,
+        )
+    except (TypeError, ValueError, KeyError, IndexError) as error:
+        raise SessionFileError(
+            f"{path}: a required key has the wrong shape ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _message(entry: Any) -> Message:
+    def time(key: str) -> float | None:
+        value = entry.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return Message(str(entry["cmd"]), str(entry.get("reply", "")), time("cmd_time"), time("reply_time"))
+
+
+def _ptd_messages(entries: Any) -> list[PtdExchange] | None:
+    if not isinstance(entries, list):
+        return None
+    return [PtdExchange(str(e["cmd"]), str(e.get("reply", ""))) for e in entries]
+
+
+def _clock_offset(entry: Any) -> ClockOffset | None:
+    if not isinstance(entry, dict) or "offset_ns" not in entry:
+        return None
+    return ClockOffset(int(entry["offset_ns"]), int(entry.get("uncertainty_ns", 0)))
