@@ -27,6 +27,7 @@ from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_UNUSABLE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
 @dataclass
@@ -166,6 +167,15 @@ def exit_status(outcomes: Sequence[CheckResult | Unusable]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except BrokenPipeError:
+        # The reader went away (`power-check ... | head`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list_rulesets:
         for ruleset in all_rulesets():
             published = ruleset.published.isoformat() if ruleset.published else "-"

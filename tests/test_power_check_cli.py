@@ -199,3 +199,18 @@ def test_sentinels_in_the_window_are_counted_not_averaged(
     times = np.delete(run.trace.time_ns, [20, 21])
     inside = (times > run.begin_ns) & (times < run.end_ns)
     assert obj["avg_power_w"] == pytest.approx(kept[inside].mean(), rel=1e-12)
+
+
+def test_a_reader_that_goes_away_ends_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        f"{sys.executable} -m rules.cli --json {DATA} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout == "[\n  {\n    "
+    assert "Traceback" not in done.stderr
