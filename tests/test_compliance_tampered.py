@@ -143,3 +143,20 @@ def test_tampering_is_caught_under_every_rule_set(tmp_path: Path, ruleset: str) 
         "Time,03-03-2021 00:58:00.185,Watts,9.",
     )
     assert "results.checksums" in _fails(folder, ruleset)
+
+
+@pytest.mark.parametrize(("offset_s", "verdict"), [(0.0, Verdict.PASS), (1000.0, Verdict.FAIL)])
+def test_the_clock_offset_joulebench_records_places_the_loadgen_window(
+    tmp_path: Path, offset_s: float, verdict: Verdict
+) -> None:
+    folder = _copy(tmp_path, KRAI)
+    client_json = folder / "power" / "client.json"
+    data = json.loads(client_json.read_text())
+    data["joulebench"] = {"clock_offset_s": offset_s, "clock_offset_uncertainty_s": 0.0004, "rounds": 32}
+    client_json.write_text(json.dumps(data))
+    result = InferenceKind().check(folder, None)
+    assert result.checks is not None
+    [window] = [c for c in result.checks if c.id == "timing.loadgen_window"]
+    assert window.verdict is verdict, window.message
+    if verdict is Verdict.PASS:
+        assert "recorded clock offset" in window.message

@@ -100,7 +100,7 @@ def read_session_record(path: Path) -> SessionRecord:
             ptd_messages=_ptd_messages(data.get("ptd_messages")),
             ptd_config=data.get("ptd_config") if isinstance(data.get("ptd_config"), dict) else None,
             debug=bool(data.get("debug", False)),
-            clock_offset=_clock_offset(data.get("clock_offset")),
+            clock_offset=_clock_offset(data.get("joulebench")),
             raw=data,
         )
     except (TypeError, ValueError, KeyError, IndexError) as error:
@@ -124,6 +124,11 @@ def _ptd_messages(entries: Any) -> list[PtdExchange] | None:
 
 
 def _clock_offset(entry: Any) -> ClockOffset | None:
-    if not isinstance(entry, dict) or "offset_ns" not in entry:
+    """joulebench's client records `"joulebench": {"clock_offset_s", "clock_offset_uncertainty_s", "rounds"}`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("clock_offset_s"), int | float):
         return None
-    return ClockOffset(int(entry["offset_ns"]), int(entry.get("uncertainty_ns", 0)))
+    uncertainty = entry.get("clock_offset_uncertainty_s", 0.0)
+    return ClockOffset(
+        round(float(entry["clock_offset_s"]) * NS_PER_S),
+        round(float(uncertainty if isinstance(uncertainty, int | float) else 0.0) * NS_PER_S),
+    )
