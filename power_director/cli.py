@@ -10,10 +10,13 @@ exit status 2. The token comes from $JOULEBENCH_TOKEN or `server.token_file`, ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -25,6 +28,24 @@ from power_director.director import Director
 
 PROG = "power-director"
 EXIT_USAGE = 2
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, except that SIGTERM/SIGINT end the director with status 0 (uvicorn re-raises them)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {
+            number: signal.signal(number, self._request_exit) for number in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _request_exit(self, _number: int, _frame: FrameType | None) -> None:
+        self.should_exit = True
 
 
 def _fail(message: str) -> int:
@@ -89,7 +110,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> int:
         f"{PROG}: listening on http://{bound_host}:{bound_port}, data in {config.data_dir}", file=sys.stderr
     )
     app = create_app(config, token, director)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False))
+    server = _Server(uvicorn.Config(app, log_level="info", access_log=False))
     server.run(sockets=[sock])
     return 0
 

@@ -309,9 +309,18 @@ def _analyzer(table: _Table) -> AnalyzerConfig:
 
 
 def _check_ptd_url(table: _Table, url: str) -> None:
-    host, _, port = url.removeprefix("ptd://").rpartition(":")
-    if not url.startswith("ptd://") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # The PTD client's own parser, so the config accepts exactly what the client can connect to.
+    from analyzers.errors import AnalyzerError
+    from analyzers.ptd.client_endpoint import parse_endpoint
+
+    if not url.startswith("ptd://"):
         raise table.fail("ptd", f"must look like ptd://host:port, got {url!r}")
+    try:
+        parse_endpoint(url)
+    except AnalyzerError as error:
+        raise table.fail(
+            "ptd", f"is not a PTD endpoint: {error.message}{f' ({error.hint})' if error.hint else ''}"
+        ) from None
 
 
 def _launch(table: _Table) -> LaunchConfig:

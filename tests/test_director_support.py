@@ -1,0 +1,87 @@
+"""Shared pieces of the director tests: a director on an ephemeral loopback port, over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from power_director.app import create_app
+from power_director.config import DirectorConfig, parse_config
+from power_director.director import Director
+
+TOKEN = "test-token-0123456789abcdef"
+SETTLE_S = 0.1
+INTERVAL_MS = 100
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def director_config(data_dir: Path, analyzer: dict[str, Any], **session: Any) -> DirectorConfig:
+    settings = {"settle_s": SETTLE_S, "interval_ms": INTERVAL_MS, **session}
+    return parse_config(
+        {"server": {"data_dir": str(data_dir)}, "session": settings, "analyzers": [analyzer]}, "test.toml"
+    )
+
+
+@dataclass
+class RunningDirector:
+    director: Director
+    port: int
+    http: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def post(self, path: str, body: Any = None, *, token: str | None = TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.post(f"/v1{path}", json=body, headers=headers)
+
+    def get(self, path: str, *, token: str | None = TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.get(f"/v1{path}", headers=headers)
+
+    def ok(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        response = self.post(path, body) if method == "POST" else self.get(path)
+        assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
+        result: dict[str, Any] = response.json()
+        return result
+
+    def create_session(self, label: str = "test") -> dict[str, Any]:
+        return self.ok("POST", "/sessions", {"label": label, "client_uuid": str(uuid.uuid4())})
+
+
+@contextmanager
+def running_director(config: DirectorConfig, token: str = TOKEN) -> Iterator[RunningDirector]:
+    """uvicorn serving `create_app(config, token)` on 127.0.0.1:<ephemeral> in a thread."""
+    director = Director(config)
+    app = create_app(config, token, director)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the director did not start"
+        time.sleep(0.01)
+    port = int(server.servers[0].sockets[0].getsockname()[1])
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    try:
+        yield RunningDirector(director, port, http)
+    finally:
+        http.close()
+        server.should_exit = True
+        thread.join(timeout=20)
