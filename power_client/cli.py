@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from power_client.clock import Clock, SystemClock
+from power_client.clock import Clock, SkewedClock, SystemClock
 from power_client.clock_offset import InconsistentRounds, measure_offset
 from power_client.errors import EXIT_INTERRUPTED, EXIT_OK, ClientError, ClockOutOfBounds, UsageError
 from power_client.ntp_check import check_ntp
@@ -86,6 +86,13 @@ def _director_options(parser: argparse.ArgumentParser) -> None:
         "--ntp-timeout", type=float, default=2.0, metavar="S", help="seconds to wait for NTP (default 2)"
     )
     parser.add_argument(
+        "--simulate-clock-skew",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="testing aid: act as if this machine's clock ran S seconds ahead (default 0)",
+    )
+    parser.add_argument(
         "--max-ntp-offset",
         type=float,
         default=0.4,
@@ -97,7 +104,8 @@ def _director_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     """The console script; `clock` lets tests run the client on a skewed clock."""
     args = build_parser().parse_args(argv)
-    clock = clock or SystemClock()
+    if clock is None:
+        clock = SkewedClock(args.simulate_clock_skew) if args.simulate_clock_skew else SystemClock()
     try:
         if args.action == "offset":
             return _offset(args, clock)

@@ -65,13 +65,13 @@ class Progress:
 
     def render(self, elapsed_s: float) -> str:
         minutes, seconds = divmod(int(elapsed_s), 60)
-        watts = "—" if self._last_watts is None else f"{self._last_watts:.1f} W"
-        return f"{self._phase}: {minutes:02d}:{seconds:02d} elapsed, {watts}"
+        watts = "no reading" if self._last_watts is None else f"{self._last_watts:.1f} W"
+        return f"{self._phase}: {minutes:02d}:{seconds:02d} elapsed, analyzers {watts}"
 
     def end(self, note: str = "") -> None:
         if not self._enabled or not self._phase:
             return
-        line = self.render(time.monotonic() - self._started) + (f" — {note}" if note else "")
+        line = self.render(time.monotonic() - self._started) + (f"; {note}" if note else "")
         if self._tty:
             self._stream.write("\r" + line + " " * max(0, self._width - len(line)) + "\n")
         else:

@@ -79,7 +79,7 @@ def test_full_run_assembles_the_exact_mlperf_folder(
         status = _run(
             url,
             tmp_path,
-            workload_command(tmp_path / "logs", 0.3, "SingleStream", "--clock-skew-s", "0.05"),
+            workload_command(tmp_path / "logs", 0.3, skew_s=0.05),
             clock=skew,
         )
     assert status == EXIT_OK, capsys.readouterr().err

@@ -47,8 +47,6 @@ from power_director.api import (
     TimeReply,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKLOAD = ROOT / "examples" / "synthetic_workload.py"
 TOKEN = "s3cret-token"
 
 
@@ -312,25 +310,24 @@ def fake_director(director: FakeDirector | None = None) -> Iterator[tuple[FakeDi
         thread.join(timeout=5)
 
 
-def workload_command(
-    logs: Path, duration_s: float = 0.3, scenario: str = "SingleStream", *extra: str
-) -> list[str]:
-    """The synthetic workload, short and without a meter: it only writes LoadGen logs."""
-    return [
-        sys.executable,
-        str(WORKLOAD),
-        "--scenario",
-        scenario,
-        "--duration",
-        str(duration_s),
-        "--lead",
-        "0.05",
-        "--tail",
-        "0.05",
-        "--output-dir",
-        str(logs),
-        *extra,
-    ]
+# A LoadGen stand-in that starts fast (stdlib only): two MLLOG lines with the power window, a summary.
+_LOADGEN_WRITER = """
+import datetime as dt, json, pathlib, sys, time
+folder, seconds = pathlib.Path(sys.argv[1]), float(sys.argv[2])
+skew = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+stamp = lambda t: dt.datetime.fromtimestamp(t + skew, dt.timezone.utc).strftime("%m-%d-%Y %H:%M:%S.%f")[:-3]
+begin = time.time(); time.sleep(seconds); end = time.time()
+folder.mkdir(parents=True, exist_ok=True)
+lines = [":::MLLOG " + json.dumps({"key": k, "value": v, "time_ms": 0.0}) for k, v in
+         (("power_begin", stamp(begin)), ("power_end", stamp(end)), ("result_query_count", 10))]
+(folder / "mlperf_log_detail.txt").write_text("\\n".join(lines) + "\\n")
+(folder / "mlperf_log_summary.txt").write_text("Result is : VALID\\n")
+"""
+
+
+def workload_command(logs: Path, duration_s: float = 0.2, skew_s: float = 0.0) -> list[str]:
+    """A short workload without a meter: it only writes LoadGen-format logs into `logs`."""
+    return [sys.executable, "-c", _LOADGEN_WRITER, str(logs), str(duration_s), str(skew_s)]
 
 
 def free_port() -> int:
