@@ -9,6 +9,7 @@ from typing import Any
 
 from analyzers.spl import SplFormatError, SplReadResult, read_spl
 from rules.compliance.runner import InferenceEvidence, judge_inference
+from rules.compliance.session_files import ClockOffset, SessionFileError, read_session_record
 from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
@@ -37,6 +38,8 @@ class InferenceResult(CheckResult):
     ranging_avg_power_w: float | None = None
     loadgen_validity: str | None = None
     skipped_lines: int = 0
+    clock_offset_s: float | None = None  # director − client applied to the LoadGen window (joulebench client)
+    alignment_uncertainty_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +59,8 @@ class InferenceResult(CheckResult):
                 "loadgen_validity": self.loadgen_validity,
                 "ranging_avg_power_w": self.ranging_avg_power_w,
                 "skipped_lines": self.skipped_lines,
+                "clock_offset_s": self.clock_offset_s,
+                "alignment_uncertainty_s": self.alignment_uncertainty_s,
                 "integrated_energy_j": stats.integrated_energy_j if stats else None,
                 "integrated_avg_power_w": stats.integrated_avg_power_w if stats else None,
                 "integral_difference": stats.integral_difference if stats else None,
@@ -102,7 +107,10 @@ class InferenceKind:
         samples = _read_samples(_required(run / SAMPLE_LOG))
         scenario = _scenario(directory, log)
         rules = _ruleset(log, ruleset, begin_ns)
-        stats = window_stats(samples.trace, begin_ns, end_ns)
+        # LoadGen stamps the SUT clock, spl.txt the director's: a recorded offset moves the window across.
+        offset = _clock_offset(directory)
+        shift_ns = offset.offset_ns if offset else 0
+        stats = window_stats(samples.trace, begin_ns + shift_ns, end_ns + shift_ns)
         result = InferenceResult(
             path=str(directory),
             kind=self.name,
@@ -120,6 +128,13 @@ class InferenceKind:
         )
         evidence = InferenceEvidence(directory, log, begin_ns, end_ns, stats, samples, None)
         result.notes += log.problems[:3] + samples.skipped_summary(run / SAMPLE_LOG)
+        if offset is not None:
+            result.clock_offset_s = offset.offset_ns / 1e9
+            result.alignment_uncertainty_s = offset.uncertainty_ns / 1e9
+            result.notes.append(
+                f"LoadGen windows moved {offset.offset_ns / 1e6:+.3f} ms onto the director's clock "
+                f"(power/client.json joulebench.clock_offset_s); alignment uncertainty ±{offset.uncertainty_ns / 1e6:.3f} ms"
+            )
         if stats.sentinel_errors or stats.sentinel_missed:
             result.notes.append(
                 f"{run / SAMPLE_LOG}: {stats.sentinel_errors} error (-1) and "
@@ -144,7 +159,7 @@ class InferenceKind:
         result.efficiency = metric.efficiency
         result.efficiency_unit = metric.efficiency_unit
         result.notes += list(metric.notes)
-        result.ranging_avg_power_w = _ranging_average(directory / RANGING_DIR, result.notes)
+        result.ranging_avg_power_w = _ranging_average(directory / RANGING_DIR, result.notes, shift_ns)
         validity = result.loadgen_validity
         if validity != "VALID":
             result.errors.append(
@@ -157,7 +172,9 @@ class InferenceKind:
 def _judged(result: InferenceResult, evidence: InferenceEvidence, rules: Ruleset) -> InferenceResult:
     """Attach the compliance checks of the folder under the same rule set as the metric."""
     if result.ranging_avg_power_w is None:
-        result.ranging_avg_power_w = _ranging_average(evidence.directory / RANGING_DIR, [])
+        offset = _clock_offset(evidence.directory)
+        shift_ns = offset.offset_ns if offset else 0
+        result.ranging_avg_power_w = _ranging_average(evidence.directory / RANGING_DIR, [], shift_ns)
     evidence = InferenceEvidence(
         evidence.directory,
         evidence.testing_log,
@@ -223,7 +240,18 @@ def _run_date(log: LoadgenLog, begin_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(begin_ns / 1e9, tz=dt.timezone.utc).date()
 
 
-def _ranging_average(ranging: Path, notes: list[str]) -> float | None:
+def _clock_offset(directory: Path) -> ClockOffset | None:
+    """joulebench's client records director − client in client.json; an unreadable file is compliance's to report."""
+    path = directory / "power" / "client.json"
+    if not path.is_file():
+        return None
+    try:
+        return read_session_record(path).clock_offset
+    except SessionFileError:
+        return None
+
+
+def _ranging_average(ranging: Path, notes: list[str], shift_ns: int = 0) -> float | None:
     """The same MLPerf mean over the ranging run, the companion the 5 % power check compares with."""
     if not (ranging / DETAIL_LOG).is_file() or not (ranging / SAMPLE_LOG).is_file():
         return None
@@ -231,8 +259,8 @@ def _ranging_average(ranging: Path, notes: list[str]) -> float | None:
         log = read_loadgen_log(ranging / DETAIL_LOG)
         stats = window_stats(
             read_spl(ranging / SAMPLE_LOG, detail=False).trace,
-            log.time_ns("power_begin"),
-            log.time_ns("power_end"),
+            log.time_ns("power_begin") + shift_ns,
+            log.time_ns("power_end") + shift_ns,
         )
     except (InputError, SplFormatError, OSError) as error:
         notes.append(f"ranging run not usable: {error}")
