@@ -145,6 +145,13 @@ def test_calls_out_of_order_are_refused_in_one_sentence(tmp_path: Path) -> None:
         ]
         again = running.post(f"/sessions/{session_id}/marks", {"name": "warmup", "event": "end"})
         assert again.json() == {"detail": "mark 'warmup' has not begun in this ranging run"}
+        # Files are served from inside the session folder only (this one exists, three levels up).
+        (tmp_path / "secret").write_text("not for clients")
+        outside = running.get(f"/sessions/{session_id}/files/..%2F..%2F..%2Fsecret")
+        assert (outside.status_code, outside.json()) == (
+            404,
+            {"detail": "no file '../../../secret' in this session"},
+        )
         # done during a run stops it and keeps its samples.
         time.sleep(0.5)
         running.ok("POST", f"/sessions/{session_id}/done")
