@@ -180,7 +180,7 @@ def test_ranges_fixed_auto_and_over_range() -> None:
 
 
 def test_autorange_uncertainty_follows_the_range_of_each_update() -> None:
-    with fake_meter("tcp") as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with fake_meter("tcp") as (_, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
         meter.set_volts_range(AUTO)
         meter.set_amps_range(AUTO)
         trace = measure(meter, 0.45)

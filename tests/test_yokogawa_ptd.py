@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from fakes.links import PtyEndpoint, TcpEndpoint
 from fakes.yokogawa import FakeWT, reading, update_of
 from test_ptd_daemon_support import PtdClient
+
+from analyzers.ptd.logs import ConsoleLog, DataLog
+from analyzers.ptd.server import PtdServer
+from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.yokogawa import YokogawaAnalyzer
 
 
 def _free_port() -> int:
@@ -91,38 +98,38 @@ def test_power_analyzer_ptd_serves_a_wt310_over_socket() -> None:
     assert fake.received[-1] == ":COMMunicate:REMote OFF"  # the front panel is given back
 
 
-def test_power_analyzer_serve_reads_a_wt333_on_a_pty_with_its_three_channels() -> None:
+def test_daemon_api_serves_a_wt333_on_a_pty_with_its_three_channels(tmp_path: Path) -> None:
     fake = FakeWT("WT333")
     endpoint = PtyEndpoint(fake).start()
-    port = _free_port()
-    args = [
-        "-m",
-        "analyzers.cli",
-        "serve",
-        "--driver",
-        "yokogawa",
-        "--device",
-        endpoint.address,
-        "--port",
-        str(port),
-    ]
-    process, client = _start(args, port)
+    meter = YokogawaAnalyzer(endpoint.address)
+    console = io.StringIO()
+    # No idle sampling between measurements: the test need not wait out 1 s updates.
+    session = PtdSession(
+        meter, ConsoleLog(console), DataLog(tmp_path / "data.log"), SessionConfig(idle_interval_ms=None)
+    )
+    session.announce()
+    server = PtdServer(session, "127.0.0.1", 0)
+    server.serve_in_thread()
     try:
-        with client:
+        with PtdClient(server.port) as client:
             assert client.cmd("Identify").split(",")[0] == "YokogawaWT330"
             assert client.cmd("RR,*") == "Ranges," + ",".join(["0,20.000000,0,600.000000"] * 4)
-            assert client.cmd("Go,250,0,testing").startswith("Starting untimed measurement")
-            time.sleep(0.9)
-            client.cmd("Stop")
+            assert client.cmd("SR,A,1.5,2") == "Range A changed"  # element 2 only
+            assert client.cmd("RR,2") == "Ranges,0,2.000000,0,600.000000"
+            assert client.cmd("Go,100,0,testing").startswith("Starting untimed measurement")
+            time.sleep(0.55)
+            assert client.cmd("Stop") == "Stopping untimed measurement"
             lines = client.request("RL,*,*")
         samples = lines[1:]
-        assert len(samples) >= 2
+        assert len(samples) >= 3
         for line in samples:
             k = update_of(_watts(line, 1), 1)
             per_element = [reading(k, e)["P"] for e in (1, 2, 3)]
             assert [_watts(line, b) for b in (1, 2, 3)] == per_element
             assert _watts(line, 0) == float(f"{sum(per_element):.5E}")
             assert ",Volts,-1.000000,Amps,-1.000000,PF,-1.000000," in line  # the sum block
+        assert (fake.elements[1].amps_range, fake.elements[2].amps_range) == (20.0, 2.0)
     finally:
-        _terminate(process)
+        server.close()
+        meter.close()
         endpoint.close()

@@ -213,13 +213,16 @@ class YokogawaAnalyzer(Analyzer):
 
     def get_ranges(self, channel: int | None = None) -> Ranges:
         indexes = self._channel_indexes(channel)
-        with self._link.lock:
-            for i in indexes:
-                element = self._elements[i]
-                self._volts_range[i] = self._query_range(element, "volts")
-                self._amps_range[i] = self._query_range(element, "amps")
-                self._volts_auto[i] = self._query_auto(element, "volts")
-                self._amps_auto[i] = self._query_auto(element, "amps")
+        # While sampling, the thread keeps autoranged values current after each update and fixed
+        # ranges do not change, so the cache is the truth; querying would wait out an update.
+        if not self.running:
+            with self._link.lock:
+                for i in indexes:
+                    element = self._elements[i]
+                    self._volts_range[i] = self._query_range(element, "volts")
+                    self._amps_range[i] = self._query_range(element, "amps")
+                    self._volts_auto[i] = self._query_auto(element, "volts")
+                    self._amps_auto[i] = self._query_auto(element, "amps")
 
         def shared(values: np.ndarray) -> float | None:
             chosen = values[indexes]
@@ -393,6 +396,9 @@ class YokogawaAnalyzer(Analyzer):
         self._buffer.add(
             time_ns, values, status, self._volts_range.copy(), self._amps_range.copy(), self._mark
         )
+
+    def __enter__(self) -> YokogawaAnalyzer:
+        return self
 
     # -- closing --------------------------------------------------------------------------------
 
