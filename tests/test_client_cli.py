@@ -145,7 +145,7 @@ def test_full_run_assembles_the_exact_mlperf_folder(
     # Phases: the director's stamps on the client clock, i.e. shifted by the measured offset (−50 ms).
     offset_s = client["joulebench"]["clock_offset_s"]
     uncertainty_s = client["joulebench"]["clock_offset_uncertainty_s"]
-    assert abs(offset_s - -0.050) <= uncertainty_s < 0.005
+    assert abs(offset_s - -0.050) <= uncertainty_s < 0.02
     assert client["joulebench"]["rounds"] == 16  # 8 before and 8 after testing
     for mode in ("ranging", "testing"):
         director_walls = [stamp.wall_ns / NS_PER_S for stamp in session.phases[mode]]
