@@ -130,3 +130,13 @@ def test_launched_like_ptdaemon_and_terminated_by_sigterm(tmp_path: Path, entry:
     assert "Go with mark 'session_ranging'" in output
     logged = [line for line in data_log.read_text().splitlines() if ",Mark,session_ranging," in line]
     assert len(logged) == len(lines) - 1 and all(",Ch1,Watts," in line and ",Ch3," in line for line in logged)
+
+
+def test_channel_option_reaches_the_yokogawa_driver() -> None:
+    three_of_wt330 = daemon_options(parse_command_line(["-c", "1,3", "77", "socket://127.0.0.1:9"]))
+    assert three_of_wt330.driver == "yokogawa"
+    assert dict(three_of_wt330.driver_options) == {"first_element": 1, "channels": 3}
+    second_only = daemon_options(parse_command_line(["-c", "2", "52", "/dev/ttyUSB0"]))
+    assert dict(second_only.driver_options) == {"first_element": 2, "channels": 1}
+    every_element = daemon_options(parse_command_line(["49", "/dev/ttyUSB0"]))
+    assert dict(every_element.driver_options) == {}

@@ -126,6 +126,12 @@ def daemon_options(command: PtdCommandLine) -> DaemonOptions:
             driver="yokogawa",
             device=command.device_port,
             dc=command.dc_flag or command.device_type in YOKOGAWA_DC_TYPES,
+            # `-c` picks the meter's elements; without it the driver reads every element it finds.
+            driver_options=(
+                {"first_element": command.first_channel, "channels": command.channel_count}
+                if command.channels
+                else {}
+            ),
             **common,  # type: ignore[arg-type]
         )
     raise CommandLineError(
