@@ -14,6 +14,7 @@ from test_client_support import TOKEN, FakeDirector, fake_director, free_port, w
 from power_client.cli import main
 from power_client.clock import NS_PER_S, SkewedClock
 from power_client.errors import (
+    EXIT_CLOCK,
     EXIT_DIRECTOR_FAILED,
     EXIT_DIRECTOR_REFUSED,
     EXIT_DIRECTOR_UNREACHABLE,
@@ -278,3 +279,17 @@ def test_no_ranging_with_known_ranges(tmp_path: Path, token: str, capsys: pytest
     assert sorted(p.name for p in out.iterdir()) == ["power", "run_1"]
     assert "not submission-valid" in capsys.readouterr().out
     assert not next(iter(state.sessions.values())).submission_valid
+
+
+def test_clock_out_of_bounds_stops_before_the_session(
+    tmp_path: Path, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fake_director() as (state, url):
+        status = _run(url, tmp_path, [sys.executable, "-c", "pass"], "--simulate-clock-skew", "2.345")
+    assert status == EXIT_CLOCK
+    err = capsys.readouterr().err
+    assert err.startswith("power-client: this machine's clock is +234")
+    assert err.endswith(
+        " ms off the director's before the session (limit ±200 ms); synchronise both with the same time service\n"
+    )
+    assert state.sessions == {}
