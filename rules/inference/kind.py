@@ -13,6 +13,7 @@ from rules.compliance.session_files import ClockOffset, SessionFileError, read_s
 from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
+from rules.inference.uncertainty import analyzer_accuracy, power_uncertainty
 from rules.inference.window import WindowStats, window_stats
 from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset, ruleset_for_date
@@ -159,6 +160,7 @@ class InferenceKind:
         result.efficiency = metric.efficiency
         result.efficiency_unit = metric.efficiency_unit
         result.notes += list(metric.notes)
+        _attach_uncertainty(result, samples, stats, directory, offset)
         result.ranging_avg_power_w = _ranging_average(directory / RANGING_DIR, result.notes, shift_ns)
         validity = result.loadgen_validity
         if validity != "VALID":
@@ -167,6 +169,27 @@ class InferenceKind:
             )
         result.valid = not result.errors
         return _judged(result, evidence, rules)
+
+
+def _attach_uncertainty(
+    result: InferenceResult,
+    samples: SplReadResult,
+    stats: WindowStats,
+    directory: Path,
+    offset: ClockOffset | None,
+) -> None:
+    trace = samples.trace
+    inside = (trace.time_ns > stats.begin_ns) & (trace.time_ns < stats.end_ns) & (trace.watts > 0)
+    budget = power_uncertainty(
+        trace.watts[inside],
+        stats.window_s,
+        analyzer_accuracy(directory),
+        offset.uncertainty_ns / 1e9 if offset else None,
+    )
+    relative = budget.relative(stats.avg_power_w or 0.0)
+    if relative is not None and result.value is not None:
+        result.uncertainty = abs(result.value) * relative
+    result.notes.append(budget.basis)
 
 
 def _judged(result: InferenceResult, evidence: InferenceEvidence, rules: Ruleset) -> InferenceResult:
