@@ -2,10 +2,10 @@
 
     python examples/demo.py [--scenario SingleStream|MultiStream|Offline|Server] [--duration 8]
 
-1. a PTD-compatible daemon (`power-analyzer serve`) in front of the simulated meter;
-2. a director (`power-director`) that records it over the PTD protocol;
-3. the client (`power-client run`), running the synthetic LoadGen-like workload twice (ranging, testing);
-4. `power-check --ruleset joulebench-demo` on the folder the client assembled.
+1. a director (`power-director`) that launches a PTD-compatible daemon (`power-analyzer-ptd`, device
+   type 0: the simulated meter) for each session and records it over the PTD protocol;
+2. the client (`power-client run`), running the synthetic LoadGen-like workload twice (ranging, testing);
+3. `power-check --ruleset joulebench-demo` on the folder the client assembled.
 
 Everything listens on 127.0.0.1 only. The result, the simulator's ground truth beside it, and the
 folder (`demo-output/<scenario>/performance`) are printed at the end. Every process the demo started
@@ -122,22 +122,9 @@ def run_demo(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     folder = base / "performance"
     with processes() as started_processes:
+        # The director launches the PTD daemon per session with PTDaemon's own command line, as the
+        # reference director launches SPEC PTDaemon; its console output becomes power/ptd_logs.txt.
         ptd_port = _free_port()
-        daemon = started_processes.start(
-            [
-                sys.executable,
-                "-m",
-                "analyzers.cli",
-                "serve",
-                "--driver",
-                "simulated",
-                "--port",
-                str(ptd_port),
-            ],
-            env,
-            base / "ptd.log",
-        )
-        _wait_for_port(ptd_port, daemon, base / "ptd.log")
         config = base / "director.toml"
         config.write_text(_director_config(base / "director-data", ptd_port, settle_s), encoding="utf-8")
         director = started_processes.start(
@@ -244,8 +231,12 @@ def processes() -> Iterator[_Processes]:
 
 
 def _director_config(data_dir: Path, ptd_port: int, settle_s: float) -> str:
+    daemon = Path(sys.executable).with_name("power-analyzer-ptd")
+    if not daemon.exists():
+        raise DemoError(f"{daemon} is missing: run `make demo` so the project is installed in .venv")
     return (
-        "# Written by examples/demo.py: a director on an ephemeral loopback port, one simulated analyzer.\n"
+        "# Written by examples/demo.py: a director on an ephemeral loopback port; it launches a PTD daemon\n"
+        "# (device type 0: the simulated meter) for each session, as the reference director launches PTDaemon.\n"
         "[server]\n"
         'host = "127.0.0.1"\n'
         "port = 0\n"
@@ -254,7 +245,11 @@ def _director_config(data_dir: Path, ptd_port: int, settle_s: float) -> str:
         f"settle_s = {settle_s}\n\n"
         "[[analyzers]]\n"
         'name = "simulated"\n'
-        f'ptd = "ptd://127.0.0.1:{ptd_port}"\n'
+        "[analyzers.launch]\n"
+        f"executable = {json.dumps(str(daemon))}\n"
+        "device_type = 0\n"
+        'device_port = "simulated"\n'
+        f"network_port = {ptd_port}\n"
     )
 
 
@@ -263,21 +258,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError(f"the PTD daemon exited with status {process.returncode}; see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise DemoError(
-        f"the PTD daemon did not listen on port {port} within {STARTUP_TIMEOUT_S:.0f} s; see {log}"
-    )
 
 
 def _wait_for_director(process: subprocess.Popen[bytes], log: Path) -> str:
