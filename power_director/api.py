@@ -78,6 +78,22 @@ class PhaseStarted(BaseModel):
     exchange: Exchange
 
 
+class AlignmentSummary(BaseModel):
+    """How one analyzer's samples lined up in time with analyzer 1's in the merged `spl.txt`.
+
+    `matched` lines carry its sample; on `missing` lines it had none within the tolerance (its part
+    is a `-2` missed sample); `unused` of its samples matched no line. Errors are |t_k - t_1| of the
+    matched pairs, `mean_offset_s` their signed mean (t_k - t_1)."""
+
+    samples: int
+    matched: int
+    missing: int
+    unused: int
+    max_abs_error_s: float
+    mean_abs_error_s: float
+    mean_offset_s: float
+
+
 class AnalyzerSummary(BaseModel):
     """What one analyzer measured in a phase (PTD `Watts` and `Uncertainty`, plus our counts)."""
 
@@ -91,6 +107,7 @@ class AnalyzerSummary(BaseModel):
     max_amps: float | None
     uncertainty_max: float | None = None
     uncertainty_invalid: int = 0
+    alignment: AlignmentSummary | None = None  # several analyzers only: the time alignment of the merge
 
 
 class PhaseStopped(BaseModel):
@@ -151,3 +168,22 @@ class AnalyzerInfo(BaseModel):
     last_reading_ns: int | None = None
     last_watts: float | None = None
     error: str | None = None
+
+
+class TrainingExport(BaseModel):
+    """Write a session's samples as MLPerf Training power logs (`power/result_<i>/node_<k>.txt`).
+
+    The window is a phase (`mode`) or, when `begin_ns`/`end_ns` are given, that time range of the
+    recording. One node file per analyzer, or per channel of each analyzer with `per_channel`."""
+
+    mode: Mode | None = "testing"
+    begin_ns: int | None = None
+    end_ns: int | None = None
+    result_index: int = Field(default=1, ge=0)
+    per_channel: bool = False
+
+
+class TrainingExported(BaseModel):
+    session_id: str
+    files: list[str]  # relative to the session folder, under training/
+    readings: int

@@ -2,6 +2,8 @@
 
     power-director --config director.toml [--host 127.0.0.1] [--port 4950]
     power-director import-conf server.conf > director.toml
+    power-director export-training SESSION_FOLDER OUT [--mode testing | --begin-ns N --end-ns N]
+                                   [--result 1] [--per-channel]
 
 A bad configuration, a port in use or an analyzer that cannot start: one sentence on stderr and
 exit status 2. The token comes from $JOULEBENCH_TOKEN or `server.token_file`, never the command line.
@@ -16,6 +18,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -25,6 +28,8 @@ from power_director.app import create_app
 from power_director.config import ConfigError, DirectorConfig, check_supported, load_config, load_token
 from power_director.config_import import import_server_conf, render_toml
 from power_director.director import Director
+from power_director.session_store import read_record
+from power_director.training_export import export_training
 
 PROG = "power-director"
 EXIT_USAGE = 2
@@ -65,6 +70,46 @@ def import_conf(path: str) -> int:
         "Each [[analyzers]] entry launches PTDaemon per session, as the reference director does."
     )
     sys.stdout.write(render_toml(result.config, header))
+    return 0
+
+
+def export_training_cli(args: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} export-training",
+        description="A session's recorded samples as MLPerf Training power logs: OUT/power/result_<i>/node_<k>.txt",
+    )
+    parser.add_argument("session_folder", metavar="SESSION_FOLDER", type=Path)
+    parser.add_argument("out", metavar="OUT", type=Path)
+    parser.add_argument("--mode", choices=("ranging", "testing"), default="testing")
+    parser.add_argument(
+        "--begin-ns", type=int, default=None, help="time range instead of a phase (UTC epoch ns)"
+    )
+    parser.add_argument("--end-ns", type=int, default=None)
+    parser.add_argument("--result", type=int, default=1, help="run index i of result_<i> (default 1)")
+    parser.add_argument("--per-channel", action="store_true", help="one node file per channel")
+    parsed = parser.parse_args(args)
+    try:
+        record = read_record(parsed.session_folder)
+        ranged = parsed.begin_ns is not None or parsed.end_ns is not None
+        mark = None if ranged else record.phases.get(parsed.mode)
+        if not ranged and mark is None:
+            return _fail(f"{parsed.session_folder}: the session has no {parsed.mode} run")
+        result = export_training(
+            parsed.session_folder,
+            record.analyzers,
+            parsed.out,
+            interval_ms=record.interval_ms,
+            mark=mark,
+            begin_ns=parsed.begin_ns,
+            end_ns=parsed.end_ns,
+            result_index=parsed.result,
+            per_channel=parsed.per_channel,
+        )
+    except (ValueError, OSError) as error:
+        return _fail(str(error))
+    for path in result.files:
+        print(path)
+    print(f"{PROG}: {result.readings} readings in {len(result.files)} node file(s)", file=sys.stderr)
     return 0
 
 
@@ -125,6 +170,8 @@ def _port(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "export-training":
+        return export_training_cli(args[1:])
     if args and args[0] == "import-conf":
         parser = argparse.ArgumentParser(prog=f"{PROG} import-conf", description="server.conf (INI) to TOML")
         parser.add_argument("server_conf", metavar="SERVER_CONF")

@@ -3,8 +3,9 @@
 Every problem is a `ConfigError` whose message is one sentence naming the file and the key, so the
 CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
 
-    [server]    host, port, data_dir, token_file
-    [session]   settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range
+    [server]    host, port, data_dir, token_file, min_free_mb
+    [session]   settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range,
+                poll_interval_s, sample_timeout_s, client_timeout_s, merge_tolerance_ms
     [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch]
 """
 
@@ -29,6 +30,11 @@ DEFAULT_SETTLE_S = 10.0
 DEFAULT_AMPS_RANGE_FACTOR = 1.1
 """Current rule (reference director since 2023): the testing current range is 1.1 × the ranging maximum."""
 MIN_TOKEN_CHARS = 16
+DEFAULT_POLL_INTERVAL_S = 0.25
+"""Four reads a second: a director killed with kill -9 loses at most a quarter of a second."""
+MAX_POLL_INTERVAL_S = 1.0
+"""The recorder flushes at least every second, whatever the configuration."""
+DEFAULT_MIN_FREE_MB = 64
 
 RangingMode = Literal["auto", "max"]
 
@@ -95,6 +101,27 @@ class SessionConfig:
     ranging_mode: RangingMode = "auto"
     max_amps_range: float | None = None
     """Current range used while ranging when `ranging_mode = "max"` (the meter's largest, e.g. 20 A)."""
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    """How often the recorder reads each analyzer's new samples (and flushes them to disk)."""
+    sample_timeout_s: float | None = None
+    """No new sample for this long while measuring fails the session; None: 10 s or 5 intervals."""
+    client_timeout_s: float = 0.0
+    """A session with no call from its client for this long is closed, its data kept; 0: never."""
+    merge_tolerance_ms: float | None = None
+    """How far apart two analyzers' samples may be to share a merged line; None: half an interval."""
+
+    @property
+    def sample_timeout(self) -> float:
+        if self.sample_timeout_s is not None:
+            return self.sample_timeout_s
+        return max(10.0, 5 * self.interval_ms / 1000)
+
+    @property
+    def merge_tolerance_ns(self) -> int:
+        tolerance_ms = (
+            self.merge_tolerance_ms if self.merge_tolerance_ms is not None else self.interval_ms / 2
+        )
+        return round(tolerance_ms * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -103,6 +130,8 @@ class DirectorConfig:
     port: int = DEFAULT_PORT
     data_dir: Path = Path("director-data")
     token_file: Path | None = None
+    min_free_mb: float = DEFAULT_MIN_FREE_MB
+    """A session does not start when the data directory has less free space than this (507)."""
     session: SessionConfig = field(default_factory=SessionConfig)
     analyzers: tuple[AnalyzerConfig, ...] = ()
     source: str = "<config>"
@@ -220,6 +249,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
     port = server.whole("port", DEFAULT_PORT, 0, 65535)
     data_dir = Path(server.string("data_dir", "director-data") or "director-data")
     token_file_text = server.string("token_file")
+    min_free_mb = server.number("min_free_mb", DEFAULT_MIN_FREE_MB, 0.0)
     server.reject_unknown()
     if base is not None and not data_dir.is_absolute():
         data_dir = base / data_dir
@@ -239,7 +269,18 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         or DEFAULT_AMPS_RANGE_FACTOR,
         ranging_mode=mode,  # type: ignore[arg-type]
         max_amps_range=session.number("max_amps_range", None, 0.0, above=True),
+        poll_interval_s=session.number("poll_interval_s", DEFAULT_POLL_INTERVAL_S, 0.0, above=True)
+        or DEFAULT_POLL_INTERVAL_S,
+        sample_timeout_s=session.number("sample_timeout_s", None, 0.0, above=True),
+        client_timeout_s=session.number("client_timeout_s", 0.0, 0.0) or 0.0,
+        merge_tolerance_ms=session.number("merge_tolerance_ms", None, 0.0),
     )
+    if session_config.poll_interval_s > MAX_POLL_INTERVAL_S:
+        raise session.fail(
+            "poll_interval_s",
+            f"must be at most {MAX_POLL_INTERVAL_S:g} (samples reach the disk at least every second), "
+            f"got {session_config.poll_interval_s:g}",
+        )
     session.reject_unknown()
 
     analyzers = _analyzers(raw_analyzers, where)
@@ -250,6 +291,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         port=port if port is not None else DEFAULT_PORT,
         data_dir=data_dir,
         token_file=token_file,
+        min_free_mb=min_free_mb if min_free_mb is not None else DEFAULT_MIN_FREE_MB,
         session=session_config,
         analyzers=analyzers,
         source=where,
@@ -352,15 +394,11 @@ def _launch(table: _Table) -> LaunchConfig:
 
 
 def check_supported(config: DirectorConfig) -> None:
-    """What this director version can run: one analyzer per session.
+    """What this director version can run: one or more analyzers per session.
 
-    Several analyzers need their samples merged by time rather than by line (issue 8); the
-    configuration format already lists them, the sessions refuse them clearly until then."""
-    if len(config.analyzers) != 1:
-        raise ConfigError(
-            f"{config.source}: key 'analyzers' lists {len(config.analyzers)} analyzers; "
-            "this director drives exactly one for now."
-        )
+    Several analyzers are recorded side by side and merged by time into the summed `spl.txt` form."""
+    if not config.analyzers:
+        raise ConfigError(f"{config.source}: key 'analyzers' is empty; add one [[analyzers]] table.")
 
 
 # -- the token ---------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The director's shared state: its configured analyzers and its sessions (one active at a time).
 
-One instance per app (`create_app` puts it in `app.state`); nothing module-level. Sessions live in
-memory for now; their folders under `<data_dir>/sessions/` hold everything they produced (issue 8
-adds listing them again after a restart).
+One instance per app (`create_app` puts it in `app.state`); nothing module-level. Sessions of this
+run live in memory; those of earlier runs are found at start-up from their `session.json` (see
+`session_store`), the interrupted ones marked failed (`recovery`), and listed and served as well.
+A watchdog thread closes a session whose client stopped calling (`session.client_timeout_s`), and
+the data directory is checked before every new session (`disk`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -17,14 +20,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analyzers.errors import AnalyzerError
-from power_director.api import CLIENT_PROTOCOL, AnalyzerInfo, PhaseStamp, SessionCreate
+from power_director.api import (
+    CLIENT_PROTOCOL,
+    AnalyzerInfo,
+    PhaseStamp,
+    SessionCreate,
+    SessionInfo,
+    TrainingExport,
+    TrainingExported,
+)
 from power_director.config import DirectorConfig
+from power_director.disk import MIB, check_data_dir
 from power_director.errors import AnalyzerUnavailable, BadRequest, Conflict, NotFound
 from power_director.instruments import Instrument
+from power_director.recovery import recover_all
+from power_director.session_store import StoredSession, read_record, scan
 from power_director.sessions import Session
 from power_director.stamps import stamp_now
+from power_director.storage import StorageError
+from power_director.training_export import ExportError, export_training
 
 SESSIONS_DIR = "sessions"
+TRAINING_DIR = "training"
 _SESSION_ID = re.compile(r"^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[-_A-Za-z0-9]{1,64}$")
 
 log = logging.getLogger("power_director")
@@ -35,21 +52,36 @@ class Director:
         self.config = config
         self.instruments = [Instrument(analyzer) for analyzer in config.analyzers]
         self.sessions: dict[str, Session] = {}
+        self.stored: dict[str, StoredSession] = {}
         self._lock = threading.Lock()
         self._sleep = sleep
         self.sessions_dir = config.data_dir / SESSIONS_DIR
         self._started = False
+        self._closing = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     def start(self) -> None:
-        """Create the data folder and in-process drivers (once); raises OSError or AnalyzerError."""
+        """Create the data folder, find earlier sessions, start in-process drivers (once);
+        raises OSError or AnalyzerError."""
         if self._started:
             return
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        found, problems = scan(self.sessions_dir)
+        for problem in problems:
+            log.warning("%s", problem)
+        for stored in recover_all(found, self.config.session.merge_tolerance_ms):
+            self.stored[stored.info.session_id] = stored
         for instrument in self.instruments:
             instrument.start()
+        if self.config.session.client_timeout_s > 0:
+            self._watchdog = threading.Thread(target=self._watch_clients, name="client-watchdog", daemon=True)
+            self._watchdog.start()
         self._started = True
 
     def close(self) -> None:
+        self._closing.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
         for session in list(self.sessions.values()):
             if session.active:
                 try:
@@ -70,7 +102,15 @@ class Director:
             uuid.UUID(request.client_uuid)
         except ValueError:
             raise BadRequest(f"client_uuid {request.client_uuid!r} is not a UUID") from None
+        # Before anything is connected or created: a session must not fail half-way for want of disk.
+        check_data_dir(self.sessions_dir, round(self.config.min_free_mb * MIB))
         with self._lock:
+            releasing = next((s for s in self.sessions.values() if s.releasing), None)
+            if releasing is not None:
+                raise Conflict(
+                    f"session {releasing.session_id} {releasing.state} and is still releasing its "
+                    "analyzers; retry in a few seconds"
+                )
             active = next((s for s in self.sessions.values() if s.active), None)
             if active is not None:
                 raise Conflict(
@@ -80,7 +120,7 @@ class Director:
             moment = dt.datetime.fromtimestamp(arrived.wall_ns / 1e9, tz=dt.timezone.utc)
             session_id = f"{moment:%Y-%m-%d_%H-%M-%S}_{request.label}"
             folder = self.sessions_dir / session_id
-            if session_id in self.sessions or folder.exists():
+            if session_id in self.sessions or session_id in self.stored or folder.exists():
                 raise Conflict(f"session {session_id} exists already; retry in a second")
             folder.mkdir(parents=True)
             session = Session(
@@ -100,23 +140,95 @@ class Director:
             except AnalyzerError as error:
                 session.fail(f"an analyzer could not be reached: {error}")
                 raise AnalyzerUnavailable(f"session {session_id} could not start: {error}") from None
+            except StorageError as error:
+                session.fail(f"samples cannot be recorded: {error}")
+                raise AnalyzerUnavailable(f"session {session_id} could not start: {error}") from None
         log.info("session %s created for client %s", session_id, request.client_uuid)
         return session
 
     def session(self, session_id: str) -> Session:
+        """A session of this run; every call naming it counts as a sign of life from its client."""
         session = self.sessions.get(session_id)
         if session is None:
+            if session_id in self.stored:
+                stored = self.stored[session_id].info
+                raise Conflict(
+                    f"session {session_id} belongs to an earlier run of the director and is {stored.state}"
+                    + (f" ({stored.failure})" if stored.failure else "")
+                )
             raise NotFound(f"no session {session_id!r} on this director")
+        session.touch()
         return session
+
+    def session_info(self, session_id: str) -> SessionInfo:
+        if session_id in self.stored and session_id not in self.sessions:
+            return self.stored[session_id].info
+        return self.session(session_id).info()
+
+    def session_infos(self) -> list[SessionInfo]:
+        """Every session: earlier runs' first (oldest first), then this run's."""
+        earlier = [s.info for name, s in self.stored.items() if name not in self.sessions]
+        return [*earlier, *(session.info() for session in self.sessions.values())]
 
     def session_folder(self, session_id: str) -> Path:
         """A session's folder, also for sessions of an earlier run of the director still on disk."""
         if session_id in self.sessions:
+            self.sessions[session_id].touch()
             return self.sessions[session_id].folder
+        if session_id in self.stored:
+            return self.stored[session_id].folder
         folder = self.sessions_dir / session_id
         if _SESSION_ID.match(session_id) and folder.is_dir():
             return folder
         raise NotFound(f"no session {session_id!r} on this director")
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    def export_training(self, session_id: str, request: TrainingExport) -> TrainingExported:
+        """Write `<session>/training/power/result_<i>/node_<k>.txt` (replacing an earlier export)."""
+        folder = self.session_folder(session_id)
+        try:
+            record = read_record(folder)
+        except ValueError as error:
+            raise NotFound(f"session {session_id} has no recording to export: {error}") from None
+        ranged = request.begin_ns is not None or request.end_ns is not None
+        mark = None
+        if not ranged:
+            mode = request.mode or "testing"
+            if mode not in record.phases:
+                raise Conflict(f"session {session_id} has no {mode} run to export")
+            mark = record.phases[mode]
+        target = folder / TRAINING_DIR
+        # Each run index is its own export: replace that run's node files, keep the others.
+        shutil.rmtree(target / "power" / f"result_{request.result_index}", ignore_errors=True)
+        try:
+            result = export_training(
+                folder,
+                record.analyzers,
+                target,
+                interval_ms=record.interval_ms,
+                mark=mark,
+                begin_ns=request.begin_ns,
+                end_ns=request.end_ns,
+                result_index=request.result_index,
+                per_channel=request.per_channel,
+            )
+        except ExportError as error:
+            raise BadRequest(str(error)) from None
+        return TrainingExported(
+            session_id=session_id,
+            files=[path.relative_to(folder).as_posix() for path in result.files],
+            readings=result.readings,
+        )
+
+    # -- clients that vanished -------------------------------------------------------------------
+
+    def _watch_clients(self) -> None:
+        timeout_s = self.config.session.client_timeout_s
+        while not self._closing.wait(min(1.0, timeout_s / 4)):
+            for session in list(self.sessions.values()):
+                if session.active and session.close_inactive(timeout_s):
+                    log.warning("session %s closed: its client stopped calling", session.session_id)
 
     # -- analyzers -------------------------------------------------------------------------------
 

@@ -31,3 +31,15 @@ class AnalyzerUnavailable(DirectorError):
     """An analyzer could not be reached when a session was created."""
 
     status_code = 503
+
+
+class StorageUnavailable(DirectorError):
+    """The data directory cannot be written: checked before a session starts."""
+
+    status_code = 503
+
+
+class InsufficientStorage(DirectorError):
+    """Too little free space in the data directory: checked before a session starts."""
+
+    status_code = 507

@@ -21,12 +21,14 @@ from typing import Any, TextIO
 
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
+from analyzers.ptd.client import RL_FORMS
 from analyzers.ptd.identity import daemon_version
 from analyzers.ptd.logs import ConsoleLog, banner
 from analyzers.ptd.server import PtdServer
 from analyzers.ptd.session import PtdSession
 from analyzers.ptd.session import SessionConfig as DaemonSessionConfig
 from analyzers.registry import create_analyzer
+from analyzers.trace import Trace
 from power_director.config import AnalyzerConfig
 
 PTD_DATA_LOG = "ptd_data.log"
@@ -34,16 +36,41 @@ PTD_DATA_LOG = "ptd_data.log"
 
 
 class PtdLink:
-    """One analyzer as one session sees it: a connected `Analyzer` plus its PTD record."""
+    """One analyzer as one session sees it: a connected `Analyzer` plus its PTD record.
+
+    `lock` serialises everything said to the analyzer: the session's commands and the recorder's
+    polls. Polls (`poll`) read samples with `RL` while a measurement runs; their successful reads
+    are counted in `polls` and left out of `ptd_messages`, which would otherwise grow with the
+    length of the run (thousands of `RL` lines an hour) and bury the exchange the reference
+    director has. Everything else a poll causes (an `RL,*,*` refusal, a reconnect's `Hello`) stays.
+    """
 
     def __init__(self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any]) -> None:
         self.name = name
         self.analyzer = analyzer
         self.ptd_config = ptd_config
+        self.lock = threading.RLock()
+        self.polls = 0
 
     def ptd_messages(self) -> list[dict[str, str]]:
-        messages = getattr(self.analyzer, "messages_json", None)
-        return list(messages()) if callable(messages) else []
+        with self.lock:
+            messages = getattr(self.analyzer, "messages_json", None)
+            return list(messages()) if callable(messages) else []
+
+    def poll(self) -> Trace:
+        """The samples not fetched yet (the recorder's periodic read)."""
+        with self.lock:
+            client = getattr(self.analyzer, "client", None)
+            messages = getattr(client, "messages", None)
+            before = len(messages) if isinstance(messages, list) else 0
+            try:
+                return self.analyzer.fetch()
+            finally:
+                if isinstance(messages, list):
+                    new = messages[before:]
+                    kept = [m for m in new if not _successful_read(m)]
+                    self.polls += len(new) - len(kept)
+                    messages[before:] = kept
 
     def record(self) -> None:
         """Bring the console record up to date (only a remote daemon needs the director to write it)."""
@@ -81,6 +108,10 @@ class _RemoteLink(PtdLink):
         self.record()
 
     def record(self) -> None:
+        with self.lock:
+            self._record()
+
+    def _record(self) -> None:
         messages = self.ptd_messages()
         for message in messages[self._written :]:
             command, reply = message["cmd"], message["reply"]
@@ -141,9 +172,13 @@ class Instrument:
             self.channels = link.analyzer.channel_count
             return link
 
-    def release(self) -> None:
+    def release(self, link: PtdLink | None = None) -> None:
+        """Close `link` (default: the current one); a session only ever closes its own link."""
         with self._lock:
-            link, self.link = self.link, None
+            if link is None:
+                link = self.link
+            if self.link is link:
+                self.link = None
         if link is not None:
             link.close()
 
@@ -245,6 +280,12 @@ class Instrument:
             "channel": list(launch.channel) if launch.channel else None,
         }
         return PtdLink(self.name, analyzer, ptd_config)
+
+
+def _successful_read(message: object) -> bool:
+    command = str(getattr(message, "cmd", ""))
+    reply = str(getattr(message, "reply", ""))
+    return command in RL_FORMS and reply.startswith("Last ") and reply.endswith(" samples")
 
 
 def _channel_options(channel: tuple[int, ...] | None) -> dict[str, Any]:

@@ -40,19 +40,27 @@ def derive_ranges(trace: Trace, amps_factor: float) -> RangeChoice:
         amps = trace.amps[trace.flags == SAMPLE_OK]
     volts = volts[np.isfinite(volts) & (volts > 0)]
     amps = amps[np.isfinite(amps) & (amps > 0)]
-    if len(trace) == 0:
+    return ranges_from_maxima(
+        float(volts.max()) if len(volts) else None,
+        float(amps.max()) if len(amps) else None,
+        len(trace),
+        amps_factor,
+    )
+
+
+def ranges_from_maxima(
+    max_volts: float | None, max_amps: float | None, samples: int, amps_factor: float
+) -> RangeChoice:
+    """The testing ranges from maxima kept while the ranging samples streamed to storage."""
+    if samples == 0:
         raise RangingError("the ranging run produced no samples")
-    if len(volts) == 0 or len(amps) == 0:
-        raise RangingError(
-            f"none of the {len(trace)} ranging samples has a valid voltage and current reading"
-        )
-    max_volts = float(volts.max())
-    max_amps = float(amps.max())
+    if max_volts is None or max_amps is None:
+        raise RangingError(f"none of the {samples} ranging samples has a valid voltage and current reading")
     # PTD ranges travel with six decimals; rounding here keeps the record equal to what was sent.
     return RangeChoice(
         max_volts=max_volts,
         max_amps=max_amps,
         volts_range=round(max_volts, 6),
         amps_range=round(max_amps * amps_factor, 6),
-        samples=len(trace),
+        samples=samples,
     )

@@ -11,6 +11,13 @@ not submission-valid. `done` is accepted from any state that is not final (a run
 stopped and its samples kept). An analyzer failure fails the session with its reason, restores
 what it can and writes what it has; the director keeps serving.
 
+From `open` to the end, a `Recorder` polls every analyzer into `recording/<analyzer>.arrows`; the
+session's commands and the recorder's polls take turns on each link (`PtdLink.lock`). At each stop
+the last samples are drained and the phase's `spl.txt` is written from the recording. A fault the
+recorder sees between calls (an analyzer that died or went silent) fails the session at once, from
+a thread of its own; the client learns it from its next call (409 with the reason). `session.json`
+is rewritten at every change of state, so a restarted director can list the session again.
+
 Phase stamps are the instants the client gets back: 0 when the start request arrived, 1 when the
 analyzer acknowledged `Go`, 2 when the stop request arrived, 3 when the analyzer acknowledged `Stop`
 and handed over its samples. Each API call a session records becomes one `messages` entry with the
@@ -27,13 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analyzers.base import AUTO, MeasurementStats, RangeRequest, Ranges
 from analyzers.errors import AnalyzerError, RangesNotApplicable
-from analyzers.trace import SAMPLE_OK, Trace
 from power_director.api import (
     SERVER_PROTOCOL,
+    AlignmentSummary,
     AnalyzerSummary,
     Exchange,
     MarkEvent,
@@ -48,17 +53,26 @@ from power_director.api import (
     SessionState,
 )
 from power_director.artifacts.files import list_files
-from power_director.artifacts.samples import TRACE_FILE, write_phase_samples, write_session_trace
 from power_director.artifacts.server_json import build_server_json, result_checksums, write_server_json
 from power_director.artifacts.server_log import SessionLog
 from power_director.artifacts.sources import sha1_file
 from power_director.config import SessionConfig
 from power_director.errors import AnalyzerFailed, BadRequest, Conflict
 from power_director.instruments import Instrument, PtdLink
-from power_director.ranging import RangeChoice, RangingError, derive_ranges
+from power_director.merge import Alignment
+from power_director.phase_files import (
+    PHASE_FOLDERS,
+    trace_file_names,
+    write_phase_spl_file,
+    write_trace_files,
+)
+from power_director.ranging import RangeChoice, RangingError, ranges_from_maxima
+from power_director.recorder import Recorder
+from power_director.session_store import write_record
 from power_director.stamps import NS_PER_S, as_reference_pair, stamp_now
+from power_director.storage import StorageError
 
-PHASE_FOLDERS: dict[str, str] = {"ranging": "ranging", "testing": "run_1"}
+__all__ = ["PHASE_FOLDERS", "Session"]
 FINAL_STATES = frozenset({"done", "failed", "closed"})
 OK = "OK"
 
@@ -89,9 +103,10 @@ class Phase:
     mode: Mode
     mark: str
     stamps: list[PhaseStamp]
-    traces: dict[str, Trace] = field(default_factory=dict)
     summaries: list[AnalyzerSummary] = field(default_factory=list)
     open_marks: set[str] = field(default_factory=set)
+    alignment: list[Alignment] = field(default_factory=list)
+    samples_written: bool = False
 
 
 def _finite(value: float) -> float | None:
@@ -103,15 +118,6 @@ def _restorable(ranges: Ranges) -> tuple[RangeRequest, RangeRequest]:
     volts = ranges.volts.value if ranges.volts.auto is False and ranges.volts.value else AUTO
     amps = ranges.amps.value if ranges.amps.auto is False and ranges.amps.value else AUTO
     return volts, amps
-
-
-def _quantity_max(trace: Trace, name: str) -> float | None:
-    if not len(trace):
-        return None
-    blocks: Sequence[Any] = trace.channels or (trace,)
-    values: np.ndarray = np.concatenate([getattr(b, name)[b.flags == SAMPLE_OK] for b in blocks])
-    values = values[np.isfinite(values)]
-    return float(values.max()) if len(values) else None
 
 
 class Session:
@@ -127,6 +133,7 @@ class Session:
         instruments: Sequence[Instrument],
         config: SessionConfig,
         sleep: Callable[[float], None] = time.sleep,
+        fsync_interval_s: float = 1.0,
     ) -> None:
         self.session_id = session_id
         self.label = label
@@ -150,9 +157,15 @@ class Session:
         self.range_choices: dict[str, RangeChoice] = {}
         self._logged_ptd: dict[str, int] = {}
         self._links_open = False
+        self.recorder: Recorder | None = None
+        self.releasing = False
+        """True while a failed session still stops, restores and closes its analyzers."""
+        self._fsync_interval_s = fsync_interval_s
+        self.last_call = time.monotonic()
         self.power_folder = folder / "power"
         self.power_folder.mkdir(parents=True, exist_ok=True)
         self.log = SessionLog(self.power_folder / "server.log")
+        self.persist()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -167,6 +180,23 @@ class Session:
                 self.log.info(f"Connected to analyzer {instrument.name} ({instrument.config.endpoint})")
         finally:
             self._log_ptd()
+        self.recorder = Recorder(
+            self.folder,
+            self.links,
+            {i.name: i.config.endpoint for i in self.instruments},
+            on_fault=self._analyzer_fault,
+            poll_interval_s=self.config.poll_interval_s,
+            sample_timeout_s=self.config.sample_timeout,
+            fsync_interval_s=self._fsync_interval_s,
+            on_reading=lambda name, time_ns, watts: self._instrument(name).note_reading(time_ns, watts),
+        )
+        self.recorder.start()
+        self.log.info(
+            f"Recording every {self.config.poll_interval_s:g} s into "
+            + ", ".join(
+                self.recorder.path(link.name).relative_to(self.folder).as_posix() for link in self.links
+            )
+        )
         exchange = Exchange(cmd=handshake, reply=SERVER_PROTOCOL)
         self._record(exchange, arrived)
         self.log.info(f"Session {self.session_id}: client {self.client_uuid}, server {self.server_uuid}")
@@ -175,6 +205,20 @@ class Session:
     @property
     def active(self) -> bool:
         return self.state not in FINAL_STATES
+
+    def touch(self) -> None:
+        """The client called: it is still there (see `session.client_timeout_s`)."""
+        self.last_call = time.monotonic()
+
+    def persist(self) -> None:
+        """`session.json` as the session is now (what a restarted director lists)."""
+        write_record(
+            self.folder,
+            self.info(),
+            [i.name for i in self.instruments],
+            {mode: phase.mark for mode, phase in self.phases.items()},
+            self.config.interval_ms,
+        )
 
     def info(self) -> SessionInfo:
         return SessionInfo(
@@ -208,17 +252,25 @@ class Session:
                 self._settle("before Go")
                 self.log.info(f"Starting {mode} mode")
                 for link in self.links:
-                    link.analyzer.start(self.config.interval_ms / 1000, mark)
+                    with link.lock:
+                        link.analyzer.start(self.config.interval_ms / 1000, mark)
                 started = stamp_now()
+                self.phases[mode] = Phase(mode=mode, mark=mark, stamps=[arrived, started])
+                # A first read at once: it settles which `RL` form the daemon takes right after `Go`,
+                # so the record of the exchange does not depend on when the recorder's thread runs.
+                for link in self.links:
+                    self._recorder().drain(link.name)
                 self._log_ptd()
             except AnalyzerError as error:
                 raise self.fail(f"{mode} start failed: {error}") from None
+            except StorageError as error:
+                raise self.fail(f"{mode} start failed: samples cannot be recorded: {error}") from None
             finally:
                 self._log_ptd()
             if known:
                 self.submission_valid = False
             self.state = mode
-            self.phases[mode] = Phase(mode=mode, mark=mark, stamps=[arrived, started])
+            self.persist()
             exchange = Exchange(cmd=command, reply=OK)
             self._record(exchange, arrived, started)
             return PhaseStarted(
@@ -278,11 +330,14 @@ class Session:
                     self._derive_testing_ranges(phase)
             except AnalyzerError as error:
                 raise self.fail(f"{mode} stop failed: {error}") from None
+            except StorageError as error:
+                raise self.fail(f"{mode} stop failed: samples cannot be recorded: {error}") from None
             except RangingError as error:
                 raise self.fail(f"ranging gave no usable ranges: {error}") from None
             finally:
                 self._log_ptd()
             self.state = "ranged" if mode == "ranging" else "tested"
+            self.persist()
             exchange = Exchange(cmd=command, reply=OK)
             self._record(exchange, arrived)
             return PhaseStopped(
@@ -295,45 +350,52 @@ class Session:
             )
 
     def _stop_analyzers(self, phase: Phase) -> PhaseStamp:
-        """`Stop` on every analyzer (which also hands over the samples), stamped as it returns."""
+        """`Stop` on every analyzer, stamped as the last one returns; then its last samples are read."""
         for link in self.links:
-            if link.analyzer.running:
-                link.analyzer.stop()
+            with link.lock:
+                if link.analyzer.running:
+                    link.analyzer.stop()
         stopped = stamp_now()
         if len(phase.stamps) == 3:
             phase.stamps.append(stopped)
         for link in self.links:
-            trace = link.analyzer.fetch()
-            phase.traces[link.name] = trace
-            if len(trace):
-                instrument = self._instrument(link.name)
-                instrument.note_reading(int(trace.time_ns[-1]), float(trace.watts[-1]))
+            self._recorder().drain(link.name)
         return stopped
 
     def _summary(self, link: PtdLink, phase: Phase) -> AnalyzerSummary:
-        trace = phase.traces[link.name]
-        stats: MeasurementStats = link.analyzer.stats()
-        counts = trace.sentinel_counts()
+        tally = self._recorder().tally(link.name, phase.mark)
+        with link.lock:
+            stats: MeasurementStats = link.analyzer.stats()
+        alignment = next((a for a in phase.alignment if a.name == link.name), None)
         return AnalyzerSummary(
             name=link.name,
-            samples=len(trace),
-            errors=counts["error"] + counts["missed"],
+            samples=tally.samples,
+            errors=tally.error + tally.missed,
             avg_watts=_finite(stats.avg_w),
             min_watts=_finite(stats.min_w),
             max_watts=_finite(stats.max_w),
-            max_volts=_quantity_max(trace, "volts"),
-            max_amps=_quantity_max(trace, "amps"),
+            max_volts=tally.max_volts,
+            max_amps=tally.max_amps,
             uncertainty_max=_finite(stats.uncertainty_max),
             uncertainty_invalid=stats.uncertainty_invalid,
+            alignment=_alignment_summary(alignment) if alignment is not None else None,
         )
 
     def _write_samples(self, phase: Phase) -> None:
-        if len(self.links) != 1 or not phase.traces:
-            return  # several analyzers are merged by time in issue 8's recorder
-        trace = next(iter(phase.traces.values()))
-        write_phase_samples(self.folder / PHASE_FOLDERS[phase.mode], trace, phase.mark)
-        traces = [t for p in self.phases.values() for t in p.traces.values()]
-        write_session_trace(self.folder, traces)
+        """The phase's `spl.txt` and the Parquet trace(s), from what the recorder stored."""
+        names = [i.name for i in self.instruments]
+        lines, alignment = write_phase_spl_file(
+            self.folder, names, phase.mode, phase.mark, self.config.merge_tolerance_ns
+        )
+        phase.alignment = alignment or []
+        phase.samples_written = True
+        self.log.info(f"Wrote {lines} sample lines to {PHASE_FOLDERS[phase.mode]}/spl.txt")
+        for item in phase.alignment[1:]:
+            self.log.info(
+                f"Analyzer {item.name} aligned with {item.matched} of {item.matched + item.missing} lines "
+                f"(max error {item.max_abs_error_s * 1000:.3f} ms, {item.unused} of its samples unused)"
+            )
+        write_trace_files(self.folder, names)
 
     # -- ranges ----------------------------------------------------------------------------------
 
@@ -341,7 +403,8 @@ class Session:
         for link in self.links:
             if link.name in self.initial_ranges or not link.analyzer.supports_ranges:
                 continue
-            ranges = link.analyzer.get_ranges()
+            with link.lock:
+                ranges = link.analyzer.get_ranges()
             self.initial_ranges[link.name] = ranges
             self._log_ptd()
             volts, amps = _restorable(ranges)
@@ -352,8 +415,9 @@ class Session:
             self.log.info(f"Analyzer {link.name} has no settable ranges; ranges left as they are")
             return
         try:
-            link.analyzer.set_volts_range(volts)
-            link.analyzer.set_amps_range(amps)
+            with link.lock:
+                link.analyzer.set_volts_range(volts)
+                link.analyzer.set_amps_range(amps)
         except RangesNotApplicable as error:
             self.log.info(f"Ranges not applicable: {error}")
         finally:
@@ -377,7 +441,10 @@ class Session:
 
     def _derive_testing_ranges(self, phase: Phase) -> None:
         for link in self.links:
-            choice = derive_ranges(phase.traces[link.name], self.config.amps_range_factor)
+            tally = self._recorder().tally(link.name, phase.mark)
+            choice = ranges_from_maxima(
+                tally.max_volts, tally.max_amps, tally.samples, self.config.amps_range_factor
+            )
             self.range_choices[link.name] = choice
             self.testing_ranges[link.name] = (choice.volts_range, choice.amps_range)
             self.log.info(
@@ -428,39 +495,83 @@ class Session:
             self.log.info(f"Got command from the client {command!r}")
             if not self.active:
                 raise Conflict(f"session {self.session_id} is already {self.state}{self._because()}")
-            try:
-                if self.state in ("ranging", "testing"):
-                    self.log.warning(f"done during the {self.state} run: stopping it, its samples are kept")
-                    phase = self.phases[self.state]
-                    phase.stamps.append(arrived)
-                    try:
-                        self._stop_analyzers(phase)
-                    finally:
-                        self._write_samples(phase)
-                self._restore_ranges()
-            except AnalyzerError as error:
-                raise self.fail(f"done failed: {error}") from None
-            finally:
-                self._log_ptd()
-            self._release_links()
-            self.state = "done"
+            self._end("done", arrived)
             exchange = Exchange(cmd=command, reply=OK)
             self._record(exchange, arrived)
             self._write_summary()
+            self.persist()
             files = [path for path, _size, _sha1 in list_files(self.folder)]
             return SessionDone(session_id=self.session_id, files=files, exchange=exchange)
 
+    def close_inactive(self, silent_s: float) -> bool:
+        """Close a session whose client has not called for `silent_s`: as `done`, state `closed`.
+
+        Returns False when the session ended meanwhile (or the client called after all)."""
+        with self.lock:
+            if not self.active or time.monotonic() - self.last_call < silent_s:
+                return False
+            reason = (
+                f"closed: no call from the client for {silent_s:g} s (session.client_timeout_s); "
+                "its samples and files are kept"
+            )
+            self.log.warning(reason)
+            try:
+                self._end("closed", stamp_now())
+            except AnalyzerFailed:
+                return True  # failed while closing; the failure is the session's reason now
+            self.failure = reason
+            self._write_summary()
+            self.persist()
+            return True
+
+    def _end(self, state: SessionState, arrived: PhaseStamp) -> None:
+        """Stop a running measurement (keeping its samples), restore ranges, release the analyzers."""
+        try:
+            if self.state in ("ranging", "testing"):
+                self.log.warning(f"{state} during the {self.state} run: stopping it, its samples are kept")
+                phase = self.phases[self.state]
+                phase.stamps.append(arrived)
+                try:
+                    self._stop_analyzers(phase)
+                finally:
+                    self._write_samples(phase)
+            self._restore_ranges()
+        except AnalyzerError as error:
+            raise self.fail(f"{state} failed: {error}") from None
+        except StorageError as error:
+            raise self.fail(f"{state} failed: samples cannot be recorded: {error}") from None
+        finally:
+            self._log_ptd()
+        self._release_links()
+        self.state = state
+
     def fail(self, reason: str) -> AnalyzerFailed:
         """Fail the session: stop and restore what can be, keep every file, and say why."""
+        running = self.phases.get(self.state) if self.state in ("ranging", "testing") else None
+        # Failed from now on, but its analyzers are busy until released: no new session before that.
+        self.releasing = self._links_open
         self.state = "failed"
         self.failure = reason
         self.log.error(reason)
         for link in self.links:
             try:
-                if link.analyzer.running:
-                    link.analyzer.stop()
+                with link.lock:
+                    if link.analyzer.running:
+                        link.analyzer.stop()
             except AnalyzerError as error:
                 self.log.error(f"Analyzer {link.name}: could not stop its measurement: {error}")
+        if self.recorder is not None:
+            for link in self.links:
+                try:
+                    self.recorder.drain(link.name)
+                except (AnalyzerError, StorageError) as error:
+                    self.log.error(f"Analyzer {link.name}: its last samples could not be read: {error}")
+            self.recorder.stop()
+        if running is not None and not running.samples_written:
+            try:
+                self._write_samples(running)  # what arrived before the fault
+            except OSError as error:
+                self.log.error(f"Could not write the samples of the {running.mode} run: {error}")
         try:
             self._restore_ranges()
         except AnalyzerError as error:
@@ -468,22 +579,45 @@ class Session:
         self._log_ptd()
         self._release_links()
         self._write_summary()
+        self.persist()
         return AnalyzerFailed(f"session {self.session_id} failed: {reason}")
 
+    def _analyzer_fault(self, name: str, reason: str) -> None:
+        """The recorder saw an analyzer fail between calls: fail the session from a thread of its own
+        (the recorder's threads must be free to end while `fail` stops them)."""
+
+        def fail_now() -> None:
+            with self.lock:
+                if self.active:
+                    mode = self.state if self.state in ("ranging", "testing") else "session"
+                    self.fail(f"{mode} run: {reason}" if mode != "session" else reason)
+
+        threading.Thread(target=fail_now, name=f"fault-{self.session_id}", daemon=True).start()
+
+    def _recorder(self) -> Recorder:
+        if self.recorder is None:
+            raise StorageError(f"{self.folder}: session {self.session_id} has no recorder (not open)")
+        return self.recorder
+
     def _release_links(self) -> None:
+        if self.recorder is not None:
+            self.recorder.stop()
         if not self._links_open:
             return
         self._log_ptd()
         self._links_open = False
-        for instrument in self.instruments:
+        for link in self.links:
             try:
-                instrument.release()
+                self._instrument(link.name).release(link)
             except AnalyzerError as error:
-                self.log.error(f"Analyzer {instrument.name}: closing the connection failed: {error}")
+                self.log.error(f"Analyzer {link.name}: closing the connection failed: {error}")
         self._log_ptd(after_close=True)
+        self.releasing = False
 
     def _write_summary(self) -> None:
         """`power/server.json` (after `server.log` is closed, so its checksum is final)."""
+        # The reference's keys describe analyzer 1 (the merged file's time base), in the shape its
+        # checker reads; every analyzer's own record is in `joulebench.analyzers_ptd`.
         link = self.links[0] if self.links else None
         ptd_messages = link.ptd_messages() if link is not None else []
         ptd_config = link.ptd_config if link is not None else {}
@@ -504,7 +638,12 @@ class Session:
         write_server_json(self.power_folder / "server.json", data)
 
     def _extra(self) -> dict[str, Any]:
-        trace = self.folder / TRACE_FILE
+        names = [i.name for i in self.instruments]
+        traces = {
+            name: {"path": file, "sha1": sha1_file(self.folder / file)}
+            for name, file in trace_file_names(names).items()
+            if (self.folder / file).is_file()
+        }
         return {
             "state": self.state,
             "failure": self.failure,
@@ -536,7 +675,39 @@ class Session:
                 mode: [s.model_dump() for s in phase.summaries] for mode, phase in self.phases.items()
             },
             "marks": self.marks,
-            "trace": {"path": TRACE_FILE, "sha1": sha1_file(trace)} if trace.is_file() else None,
+            "trace": traces.get(names[0]) if len(names) == 1 else None,
+            "traces": traces,
+            "recorder": self._recorder_record(),
+            "alignment": {
+                mode: {
+                    "tolerance_s": self.config.merge_tolerance_ns / NS_PER_S,
+                    "analyzers": [a.as_json() for a in phase.alignment],
+                }
+                for mode, phase in self.phases.items()
+                if phase.alignment
+            },
+            "analyzers_ptd": [
+                {"name": link.name, "ptd_config": link.ptd_config, "ptd_messages": link.ptd_messages()}
+                for link in self.links
+            ],
+        }
+
+    def _recorder_record(self) -> dict[str, Any] | None:
+        recorder = self.recorder
+        if recorder is None:
+            return None
+        return {
+            "poll_interval_s": self.config.poll_interval_s,
+            "format": "Arrow IPC stream, one record batch per poll",
+            "analyzers": [
+                {
+                    "name": link.name,
+                    "path": recorder.path(link.name).relative_to(self.folder).as_posix(),
+                    "samples": recorder.rows(link.name),
+                    "polls": recorder.polls(link.name),
+                }
+                for link in self.links
+            ],
         }
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -571,6 +742,18 @@ class Session:
 
     def _because(self) -> str:
         return f" ({self.failure})" if self.failure else ""
+
+
+def _alignment_summary(alignment: Alignment) -> AlignmentSummary:
+    return AlignmentSummary(
+        samples=alignment.samples,
+        matched=alignment.matched,
+        missing=alignment.missing,
+        unused=alignment.unused,
+        max_abs_error_s=alignment.max_abs_error_s,
+        mean_abs_error_s=alignment.mean_abs_error_s,
+        mean_offset_s=alignment.mean_offset_s,
+    )
 
 
 def _range_text(value: RangeRequest) -> str:

@@ -31,6 +31,7 @@ def test_token_is_required_except_for_time(tmp_path: Path) -> None:
             ("GET", f"/sessions/{session_id}/files", None),
             ("GET", f"/sessions/{session_id}/archive", None),
             ("GET", "/analyzers", None),
+            ("POST", f"/sessions/{session_id}/training-export", {"mode": "testing"}),
         ]
         for token in (None, "wrong-token-0123456789", TOKEN + "x", TOKEN[:-1]):
             for method, path, body in calls:
@@ -65,6 +66,7 @@ def test_token_is_required_except_for_time(tmp_path: Path) -> None:
         "/v1/sessions/{session_id}/files",
         "/v1/sessions/{session_id}/files/{path}",
         "/v1/sessions/{session_id}/marks",
+        "/v1/sessions/{session_id}/training-export",
         "/v1/sessions/{session_id}/{mode}/start",
         "/v1/sessions/{session_id}/{mode}/stop",
         "/v1/time",

@@ -111,17 +111,25 @@ def test_config_errors_name_the_key(document: dict, sentence: str) -> None:
     assert str(caught.value) == sentence
 
 
-def test_several_analyzers_parse_but_are_refused_for_now() -> None:
+def test_several_analyzers_are_supported_and_new_settings_checked() -> None:
     config = parse_config(
         {"analyzers": [{"name": "a", "driver": "simulated"}, {"name": "b", "ptd": "ptd://127.0.0.1:8889"}]},
         "x.toml",
     )
     assert [a.kind for a in config.analyzers] == ["driver", "ptd"]
-    with pytest.raises(
-        ConfigError,
-        match=r"^x.toml: key 'analyzers' lists 2 analyzers; this director drives exactly one for now.$",
-    ):
-        check_supported(config)
+    check_supported(config)  # several analyzers are merged by time (issue 8)
+    # The recorder's defaults: four reads a second, a 10 s silence limit at 1 Hz, half an interval to merge.
+    assert config.session.poll_interval_s == 0.25
+    assert config.session.sample_timeout == 10.0
+    assert config.session.merge_tolerance_ns == 500_000_000
+    assert config.session.client_timeout_s == 0.0 and config.min_free_mb == 64
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {"session": {"poll_interval_s": 2}, "analyzers": [{"name": "a", "driver": "simulated"}]}, "x.toml"
+        )
+    assert str(caught.value) == (
+        "x.toml: key 'session.poll_interval_s' must be at most 1 (samples reach the disk at least every second), got 2."
+    )
 
 
 def test_token_from_environment_then_file(tmp_path: Path) -> None:

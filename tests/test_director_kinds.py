@@ -176,7 +176,9 @@ def test_testing_with_known_ranges_is_not_submission_valid(tmp_path: Path) -> No
         "power/ptd_logs.txt",
         "power/server.json",
         "power/server.log",
+        "recording/sim.arrows",
         "run_1/spl.txt",
+        "session.json",
         "trace.parquet",
     ]
     server = json.loads((tmp_path / "data" / "sessions" / session_id / "power" / "server.json").read_text())
@@ -188,8 +190,8 @@ def test_testing_with_known_ranges_is_not_submission_valid(tmp_path: Path) -> No
         "SR,V,240.000000",
         "SR,A,2.500000",
         f"Go,{INTERVAL_MS},0,{session_id}_testing",
+        "RL,*,*",  # refused by a one-channel daemon at the recorder's first read, right after Go
         "Stop",
-        "RL,*,*",
         "RL",
         "Watts",
         "Uncertainty",

@@ -31,9 +31,20 @@ def free_port() -> int:
 
 
 def director_config(data_dir: Path, analyzer: dict[str, Any], **session: Any) -> DirectorConfig:
+    return director_config_many(data_dir, [analyzer], **session)
+
+
+def director_config_many(
+    data_dir: Path, analyzers: list[dict[str, Any]], server: dict[str, Any] | None = None, **session: Any
+) -> DirectorConfig:
     settings = {"settle_s": SETTLE_S, "interval_ms": INTERVAL_MS, **session}
     return parse_config(
-        {"server": {"data_dir": str(data_dir)}, "session": settings, "analyzers": [analyzer]}, "test.toml"
+        {
+            "server": {"data_dir": str(data_dir), **(server or {})},
+            "session": settings,
+            "analyzers": analyzers,
+        },
+        "test.toml",
     )
 
 

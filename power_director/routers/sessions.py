@@ -51,12 +51,12 @@ def create_session(body: SessionCreate, arrived: Arrival, director: DirectorDep)
 
 @router.get("", response_model=list[SessionInfo])
 def list_sessions(director: DirectorDep) -> list[SessionInfo]:
-    return [session.info() for session in director.sessions.values()]
+    return director.session_infos()
 
 
 @router.get("/{session_id}", response_model=SessionInfo)
 def get_session(session_id: str, director: DirectorDep) -> SessionInfo:
-    return director.session(session_id).info()
+    return director.session_info(session_id)
 
 
 @router.post("/{session_id}/{mode}/start", response_model=PhaseStarted)
@@ -67,12 +67,18 @@ def start_phase(
     director: DirectorDep,
     body: Annotated[PhaseStart | None, Body()] = None,
 ) -> PhaseStarted:
-    return director.session(session_id).start_phase(mode, body or PhaseStart(), arrived)
+    session = director.session(session_id)
+    started = session.start_phase(mode, body or PhaseStart(), arrived)
+    session.touch()  # a call that took long (settling) still counts as the client's last sign of life
+    return started
 
 
 @router.post("/{session_id}/{mode}/stop", response_model=PhaseStopped)
 def stop_phase(session_id: str, mode: Mode, arrived: Arrival, director: DirectorDep) -> PhaseStopped:
-    return director.session(session_id).stop_phase(mode, arrived)
+    session = director.session(session_id)
+    stopped = session.stop_phase(mode, arrived)
+    session.touch()
+    return stopped
 
 
 @router.post("/{session_id}/marks", response_model=MarkRecorded)
