@@ -11,7 +11,7 @@ import pytest
 
 from rules.cli import main
 from rules.compliance.console_log import read_console_log
-from rules.compliance.minimums import NodeReadings, check_training_readings
+from rules.compliance.minimums import NodeReadings, check_training_readings, check_training_runs
 from rules.compliance.policy import policy_for
 from rules.compliance.verdict import Verdict
 from rules.rulesets import get_ruleset
@@ -144,13 +144,32 @@ def test_training_and_tiny_minimums(capsys: pytest.CaptureFixture[str]) -> None:
     status, out = _run(capsys, "--json", str(DATA / "training"), str(DATA / "tiny"))
     assert status == 0
     training, tiny = json.loads(out)
-    assert _verdicts(training) == {"training.readings": "PASS", "training.sampling_rate": "WARN"}
+    assert _verdicts(training) == {
+        "training.readings": "PASS",
+        "training.sampling_rate": "WARN",
+        "training.runs": "PASS",  # llama2_70b_lora needs 10 runs; the folder has 10
+    }
     assert "10 of 10 node logs read power slower than 1 Hz" in training["checks"][1]["message"]
     assert _verdicts(tiny) == {"tiny.windows": "PASS"}
     status, out = _run(capsys, "--json", "--ruleset", "joulebench-strict", str(DATA / "training"))
     [strict] = json.loads(out)
     assert status == 1
     assert _verdicts(strict)["training.sampling_rate"] == "FAIL"
+
+
+def test_training_run_count_follows_the_benchmark() -> None:
+    policy = policy_for(get_ruleset("mlperf-training-v4.0"))
+    assert check_training_runs("bert", 10, policy).verdict is Verdict.PASS
+    short = check_training_runs("bert", 9, policy)
+    assert (short.verdict, short.message) == (
+        Verdict.FAIL,
+        "9 runs (result_*.txt) for bert, 10 required by mlperf-training-v4.0",
+    )
+    assert check_training_runs("unet3d", 10, policy).verdict is Verdict.FAIL
+    assert check_training_runs("unet3d", 40, policy).verdict is Verdict.PASS
+    assert (
+        check_training_runs("unet3d", 40, policy_for(get_ruleset("joulebench-demo"))).verdict is Verdict.INFO
+    )
 
 
 def test_training_log_with_too_few_readings_fails() -> None:
@@ -180,3 +199,8 @@ def test_console_log_scan_is_vectorised(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert int(scanned.uncertainty_above.sum()) == 300_000
     assert elapsed < 3.0
+
+
+def test_strict_rules_also_require_the_run_count() -> None:
+    policy = policy_for(get_ruleset("joulebench-strict"))
+    assert check_training_runs("unet3d", 39, policy).verdict is Verdict.FAIL

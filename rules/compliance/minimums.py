@@ -58,6 +58,23 @@ def check_training_readings(nodes: Sequence[NodeReadings], policy: CompliancePol
     return [count, rate]
 
 
+def check_training_runs(benchmark: str, runs: int, policy: CompliancePolicy) -> Check:
+    """Enough runs for the benchmark (10, or 40 for unet3d): fewer cannot give the round's Olympic mean."""
+    table = policy.training.required_runs
+    if not table:
+        return Check(
+            "training.runs", Verdict.INFO, f"{policy.ruleset} sets no required run count ({runs} runs)"
+        )
+    required = int(table.get(benchmark, table.get("default", 0)))
+    if runs < required:
+        return Check(
+            "training.runs",
+            Verdict.FAIL,
+            f"{runs} runs (result_*.txt) for {benchmark}, {required} required by {policy.ruleset}",
+        )
+    return Check("training.runs", Verdict.PASS, f"{runs} runs for {benchmark} ({required} required)")
+
+
 def check_tiny_windows(durations_s: Sequence[float], policy: CompliancePolicy) -> Check:
     rules = policy.tiny
     short = [(i + 1, d) for i, d in enumerate(durations_s) if d < rules.min_window_s]

@@ -7,6 +7,7 @@ Keys absent from a file take the defaults below, which are those of the current 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class TrainingMinimums:
     min_node_readings: int = 60
     min_rate_hz: float = 1.0
     rate_verdict: Verdict = Verdict.FAIL
+    # Runs a benchmark result needs, by benchmark name with `default`; empty = the rule set sets none.
+    required_runs: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ def policy_for(ruleset: Ruleset) -> CompliancePolicy:
             min_node_readings=int(training.get("min_node_readings", 60)),
             min_rate_hz=float(training.get("min_rate_hz", 1.0)),
             rate_verdict=Verdict.parse(str(training.get("rate_verdict", "FAIL"))),
+            required_runs={str(k): int(v) for k, v in dict(training.get("required_runs", {})).items()},
         ),
         tiny=TinyMinimums(
             windows=int(tiny.get("windows", 5)), min_window_s=float(tiny.get("min_window_s", 10.0))

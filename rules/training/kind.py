@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rules.compliance.minimums import NodeReadings, check_training_readings
+from rules.compliance.minimums import NodeReadings, check_training_readings, check_training_runs
 from rules.compliance.policy import policy_for
 from rules.errors import InputError
 from rules.result import CheckResult
-from rules.rulesets import get_ruleset, latest_ruleset
+from rules.rulesets import Ruleset, get_ruleset, latest_ruleset
 from rules.training.energy import NS_PER_S, NodeEnergy, node_energy, switch_energy
 from rules.training.folder import RunFiles, is_training_folder, scaling_factor, scan
 from rules.training.mllog import MllogEvent, read_power_log, read_result_log
-from rules.training.scoring import RunEnergy, drop_count, olympic_score
+from rules.training.scoring import RunEnergy, olympic_score, per_benchmark
 from rules.training.uncertainty import RunUncertainty, run_uncertainty, score_uncertainty
 
 
@@ -55,15 +56,30 @@ class TrainingKind:
         return is_training_folder(directory)
 
     def check(self, directory: Path, ruleset: str | None) -> TrainingResult:
-        result = check_training(directory, self.meter_accuracy)
         rules = get_ruleset(ruleset) if ruleset else latest_ruleset("training")
+        result = check_training(directory, self.meter_accuracy, _olympic_drop(rules))
         if rules is not None:
-            result.checks = check_training_readings(result.node_readings, policy_for(rules))
+            policy = policy_for(rules)
+            result.checks = check_training_readings(result.node_readings, policy)
+            result.checks.append(check_training_runs(result.scenario, len(result.runs), policy))
             result.compliance_ruleset = rules.name
         return result
 
 
-def check_training(directory: Path, meter_accuracy: float | None = None) -> TrainingResult:
+def _olympic_drop(rules: Ruleset | None) -> Mapping[str, int]:
+    """The rule set's drop table; a rule set for every kind (joulebench-strict) uses the latest training one."""
+    for candidate in (rules, latest_ruleset("training")):
+        table = candidate.section("metric").get("olympic_drop") if candidate else None
+        if isinstance(table, dict) and "default" in table:
+            return {str(name): int(count) for name, count in table.items()}
+    raise ValueError("no training rule set defines [metric] olympic_drop")
+
+
+def check_training(
+    directory: Path, meter_accuracy: float | None = None, olympic_drop: Mapping[str, int] | None = None
+) -> TrainingResult:
+    """`olympic_drop`: runs dropped at each end per benchmark; by default the latest training rule set's."""
+    drops = olympic_drop if olympic_drop is not None else _olympic_drop(None)
     folder = scan(directory)
     notes = list(folder.notes)
     runs: list[RunEnergy] = []
@@ -89,7 +105,8 @@ def check_training(directory: Path, meter_accuracy: float | None = None) -> Trai
     if len(node_counts) > 1:
         notes.append(f"runs differ in node count: {node_counts}")
 
-    score = olympic_score(runs, benchmark)
+    k = per_benchmark(drops, benchmark)
+    score = olympic_score(runs, benchmark, k)
     result = TrainingResult(
         path=str(directory),
         kind="training",
@@ -107,7 +124,6 @@ def check_training(directory: Path, meter_accuracy: float | None = None) -> Trai
         return result
     energy_kj = score.mean_energy_j * scaling / 1000
     result.value = result.energy_kj = energy_kj
-    k = drop_count(benchmark)
     notes.append(
         f"Olympic mean of {score.kept} of {len(runs)} runs (dropped {k} at each end): "
         f"{score.mean_energy_j / 1000:.6f} kJ × {scaling:.10g}"

@@ -1,7 +1,7 @@
 """The training power score: an Olympic mean of run energies, times the review committee's scaling factor.
 
-Runs are sorted by time to train; the fastest and slowest `k` are dropped (k = 1, 4 for unet3d, whose
-rules ask for 40 runs) and the rest averaged. A run that did not converge has no valid time to train:
+Runs are sorted by time to train; the fastest and slowest `k` are dropped (per benchmark, from the
+rule set's `[metric] olympic_drop`: 1, or 4 for unet3d, whose rules ask for 40 runs) and the rest averaged. A run that did not converge has no valid time to train:
 it sorts as the slowest, so it is among the first dropped, and more non-converged runs than `k` make
 the score invalid (the reference summarizer's "too many non-converging runs").
 """
@@ -9,11 +9,8 @@ the score invalid (the reference summarizer's "too many non-converging runs").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-OLYMPIC_DROP: dict[str, int] = {"unet3d": 4}
-"""Runs dropped at each end, per benchmark; every benchmark not listed drops one."""
-DEFAULT_DROP = 1
 
 
 @dataclass
@@ -49,13 +46,14 @@ class Score:
     error: str = ""
 
 
-def drop_count(benchmark: str) -> int:
-    return OLYMPIC_DROP.get(benchmark, DEFAULT_DROP)
+def per_benchmark(table: Mapping[str, int], benchmark: str) -> int:
+    """A rule-set table keyed by benchmark name, with `default` for the others."""
+    return int(table.get(benchmark, table["default"]))
 
 
-def olympic_score(runs: list[RunEnergy], benchmark: str) -> Score:
-    """Mark dropped runs (in place, `dropped=True`) and return the mean energy of the others."""
-    k = drop_count(benchmark)
+def olympic_score(runs: list[RunEnergy], benchmark: str, k: int) -> Score:
+    """Mark dropped runs (in place, `dropped=True`) and return the mean energy of the others, `k`
+    runs dropped at each end."""
     converged = sorted(
         (r for r in runs if r.converged and r.ttt_s is not None and r.energy_j is not None),
         key=lambda r: r.ttt_s if r.ttt_s is not None else math.inf,
