@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from analyzers.ptd_time import parse_ptd_times
 from analyzers.spl_fast import read_spl_power
-from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_OK, ChannelBlock, Trace, decode_sentinel_watts
 
 _QUANTITY_LABELS = ("Watts", "Volts", "Amps", "PF")
 _CHANNEL_LABEL = re.compile(r"^Ch(\d+)$")
@@ -236,12 +236,10 @@ def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sentinel_flags(watts: np.ndarray, parsed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    flags = np.full(len(watts), SAMPLE_OK, dtype=np.int8)
-    flags[watts == -1.0] = SAMPLE_ERROR
-    flags[watts == -2.0] = SAMPLE_MISSED
+    """PTD's sentinels, plus a value that did not parse or reads NaN, which is an error sample too."""
+    clean, flags = decode_sentinel_watts(watts)
     flags[~parsed | np.isnan(watts)] = SAMPLE_ERROR
-    clean = np.where(flags == SAMPLE_OK, watts, np.nan)
-    return clean, flags
+    return np.where(flags == SAMPLE_OK, clean, np.nan), flags
 
 
 def _not_provided(values: np.ndarray) -> np.ndarray:

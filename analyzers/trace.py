@@ -328,6 +328,19 @@ class Trace:
         return cls.from_pandas(frame)
 
 
+def decode_sentinel_watts(watts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PTD's watts as written -> (watts with NaN where a sentinel stood, flags holding the sentinel)."""
+    flags = np.full(len(watts), SAMPLE_OK, dtype=np.int8)
+    flags[watts == SAMPLE_ERROR] = SAMPLE_ERROR
+    flags[watts == SAMPLE_MISSED] = SAMPLE_MISSED
+    return np.where(flags == SAMPLE_OK, watts, np.nan), flags
+
+
+def without_sentinels(values: np.ndarray) -> np.ndarray:
+    """Volts, amps or PF as PTD wrote them, with its `-1`/`-2` sentinels as NaN."""
+    return np.where((values == SAMPLE_ERROR) | (values == SAMPLE_MISSED), np.nan, values)
+
+
 def _encode_marks(marks: Sequence[str | None] | str | None, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     if marks is None:
         return np.full(n, NO_MARK, dtype=np.int32), ()

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 
 from analyzers.ptd.samples import parse_sample_lines
 from analyzers.ptd_time import parse_ptd_times
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import ChannelBlock, Trace, decode_sentinel_watts, without_sentinels
 
 _BLOCK_WIDTH = 8  # Watts,w,Volts,v,Amps,a,PF,pf
 _LABELS = ("Watts", "Volts", "Amps", "PF")
@@ -67,16 +67,9 @@ def _values(table: pa.Table, index: int) -> np.ndarray:
 
 
 def _block(table: pa.Table, base: int) -> ChannelBlock:
-    watts = _values(table, base + 1)
-    flags = np.zeros(len(watts), dtype=np.int8)
-    flags[watts == SAMPLE_ERROR] = SAMPLE_ERROR
-    flags[watts == SAMPLE_MISSED] = SAMPLE_MISSED
-
-    def without_sentinels(values: np.ndarray) -> np.ndarray:
-        return np.where((values == SAMPLE_ERROR) | (values == SAMPLE_MISSED), np.nan, values)
-
+    watts, flags = decode_sentinel_watts(_values(table, base + 1))
     return ChannelBlock.from_columns(
-        watts=np.where(flags != SAMPLE_OK, np.nan, watts),
+        watts=watts,
         volts=without_sentinels(_values(table, base + 3)),
         amps=without_sentinels(_values(table, base + 5)),
         pf=without_sentinels(_values(table, base + 7)),

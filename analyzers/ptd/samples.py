@@ -19,7 +19,15 @@ import pyarrow.compute as pc
 
 from analyzers.ptd_time import format_ptd_time, parse_ptd_times
 from analyzers.spl_writer import format_fixed6, format_ptd_times, lines_to_bytes
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import (
+    SAMPLE_ERROR,
+    SAMPLE_MISSED,
+    SAMPLE_OK,
+    ChannelBlock,
+    Trace,
+    decode_sentinel_watts,
+    without_sentinels,
+)
 
 NOT_SET_MARK = "notset"
 PTD_UNKNOWN = float(SAMPLE_ERROR)
@@ -93,19 +101,8 @@ def parse_times(texts: Sequence[str]) -> np.ndarray:
     return epoch_ns
 
 
-def _flags_from_watts(watts: np.ndarray) -> np.ndarray:
-    flags = np.zeros(len(watts), dtype=np.int8)
-    flags[watts == SAMPLE_ERROR] = SAMPLE_ERROR
-    flags[watts == SAMPLE_MISSED] = SAMPLE_MISSED
-    return flags
-
-
 def _column(rows: list[list[str]], index: int) -> np.ndarray:
     return np.array([row[index] for row in rows], dtype=np.float64)
-
-
-def _without_sentinels(values: np.ndarray) -> np.ndarray:
-    return np.where((values == SAMPLE_ERROR) | (values == SAMPLE_MISSED), np.nan, values)
 
 
 def parse_sample_lines(lines: Sequence[str], source: str = "") -> Trace:
@@ -129,13 +126,12 @@ def parse_sample_lines(lines: Sequence[str], source: str = "") -> Trace:
         raise ValueError(f"sample line 1 has no Watts field: {lines[0]!r}")
 
     def block(start: int) -> ChannelBlock:
-        watts = _column(rows, start + 1)
-        flags = _flags_from_watts(watts)
+        watts, flags = decode_sentinel_watts(_column(rows, start + 1))
         return ChannelBlock.from_columns(
-            watts=np.where(flags != SAMPLE_OK, np.nan, watts),
-            volts=_without_sentinels(_column(rows, start + 3)),
-            amps=_without_sentinels(_column(rows, start + 5)),
-            pf=_without_sentinels(_column(rows, start + 7)),
+            watts=watts,
+            volts=without_sentinels(_column(rows, start + 3)),
+            amps=without_sentinels(_column(rows, start + 5)),
+            pf=without_sentinels(_column(rows, start + 7)),
             flags=flags,
         )
 
