@@ -112,6 +112,9 @@ class InferenceKind:
         offset = _clock_offset(directory)
         shift_ns = offset.offset_ns if offset else 0
         stats = window_stats(samples.trace, begin_ns + shift_ns, end_ns + shift_ns)
+        # Once, for both the result and the compliance check that compares it with testing.
+        ranging_notes: list[str] = []
+        ranging_avg = _ranging_average(directory / RANGING_DIR, ranging_notes, shift_ns)
         result = InferenceResult(
             path=str(directory),
             kind=self.name,
@@ -126,8 +129,9 @@ class InferenceKind:
             avg_power_w=stats.avg_power_w,
             loadgen_validity=log.get("result_validity"),
             skipped_lines=len(samples.skipped),
+            ranging_avg_power_w=ranging_avg,
         )
-        evidence = InferenceEvidence(directory, log, begin_ns, end_ns, stats, samples, None)
+        evidence = InferenceEvidence(directory, log, begin_ns, end_ns, stats, samples, ranging_avg)
         result.notes += log.problems[:3] + samples.skipped_summary(run / SAMPLE_LOG)
         if offset is not None:
             result.clock_offset_s = offset.offset_ns / 1e9
@@ -161,7 +165,7 @@ class InferenceKind:
         result.efficiency_unit = metric.efficiency_unit
         result.notes += list(metric.notes)
         _attach_uncertainty(result, samples, stats, directory, offset)
-        result.ranging_avg_power_w = _ranging_average(directory / RANGING_DIR, result.notes, shift_ns)
+        result.notes += ranging_notes
         validity = result.loadgen_validity
         if validity != "VALID":
             result.errors.append(
@@ -194,19 +198,6 @@ def _attach_uncertainty(
 
 def _judged(result: InferenceResult, evidence: InferenceEvidence, rules: Ruleset) -> InferenceResult:
     """Attach the compliance checks of the folder under the same rule set as the metric."""
-    if result.ranging_avg_power_w is None:
-        offset = _clock_offset(evidence.directory)
-        shift_ns = offset.offset_ns if offset else 0
-        result.ranging_avg_power_w = _ranging_average(evidence.directory / RANGING_DIR, [], shift_ns)
-    evidence = InferenceEvidence(
-        evidence.directory,
-        evidence.testing_log,
-        evidence.testing_begin_ns,
-        evidence.testing_end_ns,
-        evidence.stats,
-        evidence.spl,
-        result.ranging_avg_power_w,
-    )
     result.checks = judge_inference(evidence, rules)
     if result.checks is None:
         result.notes.append("no power/ folder: compliance not judged, only the metric")
