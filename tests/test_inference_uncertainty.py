@@ -22,7 +22,12 @@ def _with_ptd_uncertainty(folder: Path, reply: str) -> None:
         {"cmd": "Stop", "reply": "Stopping untimed measurement"},
         {"cmd": "Uncertainty", "reply": reply},
     ]
-    (power / "server.json").write_text(json.dumps({"ptd_messages": messages}))
+    # A real director's record, with the exchange replaced by one that asked PTD for its Uncertainty.
+    record = json.loads(
+        (DATA / "v2.0-nvidia-orin-resnet50-singlestream" / "power" / "server.json").read_text()
+    )
+    record["ptd_messages"] = messages
+    (power / "server.json").write_text(json.dumps(record))
 
 
 def test_offline_uncertainty_combines_analyzer_and_sampling(tmp_path: Path) -> None:

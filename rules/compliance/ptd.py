@@ -52,6 +52,15 @@ def find_sequence(server: SessionRecord) -> PtdSequence | None:
     return PtdSequence(server.ptd_messages, ranging, testing)
 
 
+def testing_uncertainty_reply(server: SessionRecord) -> str | None:
+    """PTD's reply to the first `Uncertainty` after the testing Go, if the director asked for one."""
+    sequence = find_sequence(server)
+    if sequence is None or sequence.testing_go is None:
+        return None
+    replies = [e.reply for _, e in sequence.after(sequence.testing_go, "Uncertainty")]
+    return replies[0] if replies else None
+
+
 def _no_ptd(server: SessionRecord, check_id: str, policy: CompliancePolicy) -> Check:
     return Check(
         check_id,

@@ -11,7 +11,7 @@ import numpy as np
 
 from rules.compliance.console_log import ConsoleLog
 from rules.compliance.policy import CompliancePolicy
-from rules.compliance.ptd import find_sequence
+from rules.compliance.ptd import testing_uncertainty_reply
 from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
 
@@ -47,17 +47,14 @@ def check_uncertainty_warnings(
 
 def check_uncertainty_summary(server: SessionRecord, policy: CompliancePolicy) -> Check:
     """PTD's `Uncertainty,<avg>,<min>,<max>,<total>,<invalid>,<valid>,<unknown>` after the testing Stop."""
-    sequence = find_sequence(server)
-    replies = []
-    if sequence is not None and sequence.testing_go is not None:
-        replies = [e.reply for _, e in sequence.after(sequence.testing_go, "Uncertainty")]
-    if not replies:
+    reply = testing_uncertainty_reply(server)
+    if reply is None:
         return Check(
             "ptd.uncertainty_summary",
             policy.verdict("uncertainty_summary_missing"),
             f"{server.path}: no Uncertainty summary recorded after testing (the director did not ask PTD for one)",
         )
-    fields = replies[0].split(",")
+    fields = reply.split(",")
     try:
         average, _low, high = (float(v) for v in fields[1:4])
         total, invalid, valid, unknown = (int(float(v)) for v in fields[4:8])
@@ -65,11 +62,9 @@ def check_uncertainty_summary(server: SessionRecord, policy: CompliancePolicy) -
         return Check(
             "ptd.uncertainty_summary",
             Verdict.FAIL,
-            f"{server.path}: unreadable Uncertainty reply {replies[0]!r}",
+            f"{server.path}: unreadable Uncertainty reply {reply!r}",
         )
-    text = (
-        f"{server.path}: {replies[0]!r}: {valid} of {total} samples with a known uncertainty, max {high:.2%}"
-    )
+    text = f"{server.path}: {reply!r}: {valid} of {total} samples with a known uncertainty, max {high:.2%}"
     if invalid or unknown or high > 0.01:
         return Check(
             "ptd.uncertainty_summary",

@@ -15,7 +15,6 @@ uncertainty is unknown (None) and the known parts are given in a note.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.ptd.client_replies import parse_uncertainty_reply
+from rules.compliance.ptd import testing_uncertainty_reply
+from rules.compliance.session_files import SessionFileError, read_session_record
 
 _SQRT3 = math.sqrt(3.0)
 _LOADGEN_STAMP_RESOLUTION_S = 0.001
@@ -57,28 +58,16 @@ class PowerUncertainty:
 def analyzer_accuracy(directory: Path) -> AnalyzerAccuracy | None:
     """The `Uncertainty` reply PTD gave after the testing `Go`, from power/server.json `ptd_messages`."""
     path = directory / "power" / "server.json"
+    if not path.is_file():
+        return None
     try:
-        messages = json.loads(path.read_text(encoding="utf-8")).get("ptd_messages")
-    except (OSError, ValueError, AttributeError):
+        reply = testing_uncertainty_reply(read_session_record(path))
+        total = parse_uncertainty_reply(reply)[0] if reply else None
+    except (SessionFileError, ValueError, IndexError):
+        return None  # an unreadable record is the compliance checks' to report
+    if total is None or not math.isfinite(total.avg) or total.avg <= 0:
         return None
-    if not isinstance(messages, list):
-        return None
-    in_testing = False
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        command = str(message.get("cmd", ""))
-        if command.startswith("Go,") and command.endswith("_testing"):
-            in_testing = True
-        reply = str(message.get("reply", ""))
-        if in_testing and command.startswith("Uncertainty") and reply.startswith("Uncertainty,"):
-            try:
-                total = parse_uncertainty_reply(reply)[0]
-            except (ValueError, IndexError):
-                return None
-            if math.isfinite(total.avg) and total.avg > 0:
-                return AnalyzerAccuracy(total.avg, f"{path}: PTD Uncertainty reply after testing: {reply}")
-    return None
+    return AnalyzerAccuracy(total.avg, f"{path}: PTD Uncertainty reply after testing: {reply}")
 
 
 def power_uncertainty(
