@@ -22,6 +22,9 @@ LABEL_PATTERN = r"^[-_A-Za-z0-9]{1,64}$"
 Mode = Literal["ranging", "testing"]
 MarkEvent = Literal["begin", "end"]
 SessionState = Literal["created", "ranging", "ranged", "testing", "tested", "done", "failed", "closed"]
+FINAL_STATES: frozenset[SessionState] = frozenset({"done", "failed", "closed"})
+"""A session in one of these has ended: it takes no more calls that change it. `closed` is only in
+records of directors before API 1.1 (a client that went quiet); such a session now ends `failed`."""
 
 
 class ErrorReply(BaseModel):
@@ -53,6 +56,15 @@ class SessionCreated(BaseModel):
     server_uuid: str
     server_protocol: str = SERVER_PROTOCOL
     exchange: Exchange
+    client_timeout_s: float = 0.0
+    """The director fails the session after this long without a call from its client (0: never);
+    a client sends `POST …/heartbeat` well within it (joulebench's client: every min(5 s, a quarter))."""
+
+
+class SessionAbort(BaseModel):
+    """Why the client ends its session early: one sentence, recorded as the session's failure."""
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class PhaseStamp(BaseModel):

@@ -11,12 +11,13 @@ CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from power_director.config_table import ConfigError, ConfigTable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,12 +36,10 @@ DEFAULT_POLL_INTERVAL_S = 0.25
 MAX_POLL_INTERVAL_S = 1.0
 """The recorder flushes at least every second, whatever the configuration."""
 DEFAULT_MIN_FREE_MB = 64
+DEFAULT_CLIENT_TIMEOUT_S = 60.0
+"""Twelve missed heartbeats (the client beats every 5 s): a client that died, not one that is slow."""
 
 RangingMode = Literal["auto", "max"]
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message is the one sentence shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,8 @@ class SessionConfig:
     """How often the recorder reads each analyzer's new samples (and flushes them to disk)."""
     sample_timeout_s: float | None = None
     """No new sample for this long while measuring fails the session; None: 10 s or 5 intervals."""
-    client_timeout_s: float = 0.0
-    """A session with no call from its client for this long is closed, its data kept; 0: never."""
+    client_timeout_s: float = DEFAULT_CLIENT_TIMEOUT_S
+    """A session with no call from its client (a heartbeat counts) for this long fails; 0: never."""
     merge_tolerance_ms: float | None = None
     """How far apart two analyzers' samples may be to share a merged line; None: half an interval."""
 
@@ -138,89 +137,6 @@ class DirectorConfig:
     """Where the configuration came from, for messages."""
 
 
-# -- reading -----------------------------------------------------------------------------------
-
-
-class _Table:
-    """A TOML table that knows its dotted name, so every error can name the key."""
-
-    def __init__(self, data: dict[str, Any], where: str, prefix: str) -> None:
-        self.data = data
-        self.where = where
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def fail(self, name: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.where}: key '{self.key(name)}' {problem}.")
-
-    def get(self, name: str) -> Any:
-        self.used.add(name)
-        return self.data.get(name)
-
-    def string(self, name: str, default: str | None = None) -> str | None:
-        value = self.get(name)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.fail(name, f"must be a string, got {value!r}")
-        return value
-
-    def whole(self, name: str, default: int | None, minimum: int, maximum: int) -> int | None:
-        value = self.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise self.fail(name, f"must be a whole number from {minimum} to {maximum}, got {value!r}")
-        return value
-
-    def number(self, name: str, default: float | None, minimum: float, above: bool = False) -> float | None:
-        value = self.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(name, f"must be a number, got {value!r}")
-        if value < minimum or (above and value == minimum):
-            bound = "above" if above else "at least"
-            raise self.fail(name, f"must be {bound} {minimum:g}, got {value!r}")
-        return float(value)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.get(name)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.fail(name, f"must be true or false, got {value!r}")
-        return value
-
-    def channels(self, name: str) -> tuple[int, ...] | None:
-        value = self.get(name)
-        if value is None:
-            return None
-        if (
-            not isinstance(value, list)
-            or not 1 <= len(value) <= 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
-        ):
-            raise self.fail(name, f"must be PTD's -c as a list: [channel] or [start, count], got {value!r}")
-        return tuple(value)
-
-    def table(self, name: str) -> _Table | None:
-        value = self.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.fail(name, "must be a table")
-        return _Table(value, self.where, f"{self.key(name)}.")
-
-    def reject_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "is not a known setting")
-
-
 def load_config(path: str | Path) -> DirectorConfig:
     """Read and check a TOML configuration file."""
     where = str(path)
@@ -239,9 +155,9 @@ def load_config(path: str | Path) -> DirectorConfig:
 
 def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> DirectorConfig:
     """Check an already-parsed TOML document; relative paths are taken from `base`."""
-    root = _Table(data, where, "")
-    server = root.table("server") or _Table({}, where, "server.")
-    session = root.table("session") or _Table({}, where, "session.")
+    root = ConfigTable(data, where, "")
+    server = root.table("server") or ConfigTable({}, where, "server.")
+    session = root.table("session") or ConfigTable({}, where, "session.")
     raw_analyzers = root.get("analyzers")
     root.reject_unknown()
 
@@ -272,7 +188,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         poll_interval_s=session.number("poll_interval_s", DEFAULT_POLL_INTERVAL_S, 0.0, above=True)
         or DEFAULT_POLL_INTERVAL_S,
         sample_timeout_s=session.number("sample_timeout_s", None, 0.0, above=True),
-        client_timeout_s=session.number("client_timeout_s", 0.0, 0.0) or 0.0,
+        client_timeout_s=session.number("client_timeout_s", DEFAULT_CLIENT_TIMEOUT_S, 0.0) or 0.0,
         merge_tolerance_ms=session.number("merge_tolerance_ms", None, 0.0),
     )
     if session_config.poll_interval_s > MAX_POLL_INTERVAL_S:
@@ -308,7 +224,7 @@ def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
     result = []
     names: set[str] = set()
     for index, item in enumerate(raw):
-        table = _Table(item, where, f"analyzers[{index}].")
+        table = ConfigTable(item, where, f"analyzers[{index}].")
         analyzer = _analyzer(table)
         if analyzer.name in names:
             raise table.fail("name", f"repeats the name {analyzer.name!r}")
@@ -317,7 +233,7 @@ def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
     return tuple(result)
 
 
-def _analyzer(table: _Table) -> AnalyzerConfig:
+def _analyzer(table: ConfigTable) -> AnalyzerConfig:
     name = table.string("name")
     if not name:
         raise table.fail("name", "is missing")
@@ -350,7 +266,7 @@ def _analyzer(table: _Table) -> AnalyzerConfig:
     )
 
 
-def _check_ptd_url(table: _Table, url: str) -> None:
+def _check_ptd_url(table: ConfigTable, url: str) -> None:
     # The PTD client's own parser, so the config accepts exactly what the client can connect to.
     from analyzers.errors import AnalyzerError
     from analyzers.ptd.client_endpoint import parse_endpoint
@@ -365,7 +281,7 @@ def _check_ptd_url(table: _Table, url: str) -> None:
         ) from None
 
 
-def _launch(table: _Table) -> LaunchConfig:
+def _launch(table: ConfigTable) -> LaunchConfig:
     executable = table.string("executable")
     if not executable:
         raise table.fail("executable", "is missing")

@@ -3,8 +3,9 @@
 One instance per app (`create_app` puts it in `app.state`); nothing module-level. Sessions of this
 run live in memory; those of earlier runs are found at start-up from their `session.json` (see
 `session_store`), the interrupted ones marked failed (`recovery`), and listed and served as well.
-A watchdog thread closes a session whose client stopped calling (`session.client_timeout_s`), and
-the data directory is checked before every new session (`disk`).
+A watchdog thread fails a session whose client went quiet (`session.client_timeout_s`: no call,
+not even a heartbeat); stopping the director fails the open session with that reason, never `done`.
+The data directory is checked before every new session (`disk`).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from power_director.instruments import Instrument
 from power_director.recovery import recover_all
 from power_director.session_store import StoredSession, read_record, scan
 from power_director.sessions import Session
-from power_director.stamps import stamp_now
 from power_director.storage import StorageError
 from power_director.training_export import ExportError, export_training
 
 SESSIONS_DIR = "sessions"
+RELEASE_WAIT_S = 5.0
+"""A new session waits this long for a failed one to give its analyzers back (usually milliseconds)."""
 TRAINING_DIR = "training"
 _SESSION_ID = re.compile(r"^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[-_A-Za-z0-9]{1,64}$")
 
@@ -59,6 +61,7 @@ class Director:
         self._started = False
         self._closing = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self.release_wait_s = RELEASE_WAIT_S
 
     def start(self) -> None:
         """Create the data folder, find earlier sessions, start in-process drivers (once);
@@ -83,11 +86,10 @@ class Director:
         if self._watchdog is not None:
             self._watchdog.join()
         for session in list(self.sessions.values()):
-            if session.active:
-                try:
-                    session.finish(stamp_now())
-                except Exception as error:  # closing down: report every session, stop for none
-                    log.warning("session %s could not be closed cleanly: %s", session.session_id, error)
+            try:
+                session.shut_down()
+            except Exception as error:  # closing down: report every session, stop for none
+                log.warning("session %s could not be ended cleanly: %s", session.session_id, error)
         for instrument in self.instruments:
             instrument.close()
 
@@ -106,7 +108,7 @@ class Director:
         check_data_dir(self.sessions_dir, round(self.config.min_free_mb * MIB))
         with self._lock:
             releasing = next((s for s in self.sessions.values() if s.releasing), None)
-            if releasing is not None:
+            if releasing is not None and not releasing.wait_released(self.release_wait_s):
                 raise Conflict(
                     f"session {releasing.session_id} {releasing.state} and is still releasing its "
                     "analyzers; retry in a few seconds"
@@ -114,8 +116,8 @@ class Director:
             active = next((s for s in self.sessions.values() if s.active), None)
             if active is not None:
                 raise Conflict(
-                    f"session {active.session_id} is still {active.state}; end it with POST "
-                    f"/v1/sessions/{active.session_id}/done first"
+                    f"session {active.session_id} is still {active.state}; end it with: "
+                    f"power-client abort --session {active.session_id}"
                 )
             moment = dt.datetime.fromtimestamp(arrived.wall_ns / 1e9, tz=dt.timezone.utc)
             session_id = f"{moment:%Y-%m-%d_%H-%M-%S}_{request.label}"
@@ -227,8 +229,8 @@ class Director:
         timeout_s = self.config.session.client_timeout_s
         while not self._closing.wait(min(1.0, timeout_s / 4)):
             for session in list(self.sessions.values()):
-                if session.active and session.close_inactive(timeout_s):
-                    log.warning("session %s closed: its client stopped calling", session.session_id)
+                if session.active and session.time_out(timeout_s):
+                    log.warning("session %s failed: no word from its client", session.session_id)
 
     # -- analyzers -------------------------------------------------------------------------------
 

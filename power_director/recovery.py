@@ -20,15 +20,15 @@ from power_director.phase_files import PHASE_FOLDERS, write_phase_spl_file, writ
 from power_director.recorder import describe_time
 from power_director.session_store import StoredSession, write_record
 from power_director.storage import RecordingReader, recording_path
+from power_director.transitions import Action, allowed, next_state
 
-FINAL_STATES = frozenset({"done", "failed", "closed"})
 log = logging.getLogger("power_director")
 
 
 def recover(stored: StoredSession, tolerance_ms: float | None) -> StoredSession:
     """Mark an interrupted session failed (writing what its recordings hold); final ones unchanged."""
     info = stored.info
-    if info.state in FINAL_STATES:
+    if not allowed(info.state, Action.RECOVER):
         return stored
     folder = stored.folder
     tolerance_ns = round((tolerance_ms if tolerance_ms is not None else stored.interval_ms / 2) * 1e6)
@@ -53,7 +53,8 @@ def recover(stored: StoredSession, tolerance_ms: float | None) -> StoredSession:
     server_log = SessionLog(folder / "power" / "server.log")
     server_log.error(f"Director restarted at {describe_time(time.time_ns())}: session {reason}")
     server_log.close()
-    info = info.model_copy(update={"state": "failed", "failure": reason})
+    state = next_state(was, Action.RECOVER, info.session_id)
+    info = info.model_copy(update={"state": state, "failure": reason})
     write_record(folder, info, stored.analyzers, stored.phases, stored.interval_ms)
     log.warning("session %s %s", info.session_id, reason)
     return StoredSession(folder, info, stored.analyzers, stored.phases, stored.interval_ms)

@@ -122,7 +122,7 @@ def test_several_analyzers_are_supported_and_new_settings_checked() -> None:
     assert config.session.poll_interval_s == 0.25
     assert config.session.sample_timeout == 10.0
     assert config.session.merge_tolerance_ns == 500_000_000
-    assert config.session.client_timeout_s == 0.0 and config.min_free_mb == 64
+    assert config.session.client_timeout_s == 60.0 and config.min_free_mb == 64
     with pytest.raises(ConfigError) as caught:
         parse_config(
             {"session": {"poll_interval_s": 2}, "analyzers": [{"name": "a", "driver": "simulated"}]}, "x.toml"

@@ -4,6 +4,7 @@ the director itself killed with `kill -9` mid-testing and started again on the s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -100,7 +101,9 @@ def test_an_analyzer_killed_or_frozen_mid_testing_fails_its_session_only(tmp_pat
             frozen = start_testing(running, "frozen")
             daemon.send_signal(signal.SIGSTOP)
             frozen_info = wait_for_state(running, frozen, "failed")
-            # Until the failed session has given its analyzer back, a new one is refused (409).
+            # Until the failed session has given its analyzer back, a new one is refused (409); the
+            # director waits `release_wait_s` for that first (off here: the release is slow on purpose).
+            running.director.release_wait_s = 0.0
             refused = running.post("/sessions", {"label": "early", "client_uuid": str(uuid.uuid4())})
             daemon.send_signal(signal.SIGCONT)
             deadline = time.monotonic() + 20
@@ -141,39 +144,49 @@ def test_an_analyzer_killed_or_frozen_mid_testing_fails_its_session_only(tmp_pat
     assert analyzers[0]["connected"] is False and analyzers[0]["error"] is None  # released after done
 
 
-def test_the_director_killed_mid_testing_keeps_all_but_the_last_second(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def simulated_director_toml(tmp_path: Path) -> Path:
     toml = tmp_path / "director.toml"
     toml.write_text(
-        f'[server]\ndata_dir = "{data}"\n\n[session]\nsettle_s = 0.1\ninterval_ms = 100\n\n'
+        f'[server]\ndata_dir = "{tmp_path / "data"}"\n\n[session]\nsettle_s = 0.1\ninterval_ms = 100\n\n'
         '[[analyzers]]\nname = "sim"\ndriver = "simulated"\n'
     )
+    return toml
+
+
+@contextmanager
+def director_process(toml: Path) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+    """`power-director --config TOML` in its own process, and an HTTP client with the token."""
+    port = free_port()
+    command = [str(BIN / "power-director"), "--config", str(toml), "--port", str(port)]
     environment = {**os.environ, "JOULEBENCH_TOKEN": TOKEN}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        wait_for_port(port, process)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/v1", headers=headers, timeout=30) as http:
+            yield process, http
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
-    @contextmanager
-    def director() -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
-        port = free_port()
-        command = [str(BIN / "power-director"), "--config", str(toml), "--port", str(port)]
-        process = subprocess.Popen(
-            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_port(port, process)
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}/v1", headers=headers, timeout=30) as http:
-                yield process, http
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
 
-    with director() as (process, http):
-        created = http.post("/sessions", json={"label": "crash", "client_uuid": str(uuid.uuid4())})
-        session_id = created.json()["session_id"]
-        for call in ("ranging/start", "ranging/stop", "testing/start"):
-            assert http.post(f"/sessions/{session_id}/{call}").status_code == 200
-            time.sleep(0.5)
-        time.sleep(2.0)
+def into_testing(http: httpx.Client, label: str, testing_s: float) -> str:
+    """A session ranged and testing for `testing_s`, over the director's API; its id."""
+    created = http.post("/sessions", json={"label": label, "client_uuid": str(uuid.uuid4())})
+    session_id: str = created.json()["session_id"]
+    for call in ("ranging/start", "ranging/stop", "testing/start"):
+        assert http.post(f"/sessions/{session_id}/{call}").status_code == 200
+        time.sleep(0.5)
+    time.sleep(testing_s)
+    return session_id
+
+
+def test_the_director_killed_mid_testing_keeps_all_but_the_last_second(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    toml = simulated_director_toml(tmp_path)
+    with director_process(toml) as (process, http):
+        session_id = into_testing(http, "crash", 2.0)
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed_ns = time.time_ns()
@@ -185,7 +198,7 @@ def test_the_director_killed_mid_testing_keeps_all_but_the_last_second(tmp_path:
     assert len(recorded) >= 15
     assert int(recorded.time_ns[-1]) >= killed_ns - NS
 
-    with director() as (_process, http):
+    with director_process(toml) as (_process, http):
         listed = {s["session_id"]: s for s in http.get("/sessions").json()}
         files = {f["path"] for f in http.get(f"/sessions/{session_id}/files").json()["files"]}
         spl = http.get(f"/sessions/{session_id}/files/run_1/spl.txt").text
@@ -213,3 +226,39 @@ def test_the_director_killed_mid_testing_keeps_all_but_the_last_second(tmp_path:
     assert stop.status_code == 409 and "earlier run of the director" in stop.json()["detail"]
     assert fresh.status_code == 200 and done.status_code == 200
     assert "director restarted" in (folder / "power" / "server.log").read_text().lower()
+
+
+def test_the_director_stopped_mid_testing_records_a_failure_not_a_done(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    toml = simulated_director_toml(tmp_path)
+    with director_process(toml) as (process, http):
+        session_id = into_testing(http, "stopped", 1.5)
+        signalled_ns = time.time_ns()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+    folder = data / "sessions" / session_id
+    reason = "the director was stopped during testing"
+    record = json.loads((folder / "session.json").read_text())
+    server = json.loads((folder / "power" / "server.json").read_text())
+    log = (folder / "power" / "server.log").read_text()
+    assert (record["state"], record["failure"]) == ("failed", reason)
+    assert (server["joulebench"]["state"], server["joulebench"]["failure"]) == ("failed", reason)
+    assert server["joulebench"]["submission_valid"] is True  # nothing invalid was done; it failed
+    assert f"[ERROR] {reason}" in log
+    assert f"'session,{session_id},done'" not in log and "Sending reply to client 'OK'" in log
+    assert [m["cmd"].rsplit(",", 1)[-1] for m in server["messages"][1:]] == ["ranging", "ranging", "testing"]
+    # Every sample up to the signal is in the recording and in run_1/spl.txt, the same ones.
+    testing_mark = f"{session_id}_testing"
+    recorded = RecordingReader(folder / "recording" / "sim.arrows").read(testing_mark)
+    lines = (folder / "run_1" / "spl.txt").read_text().splitlines()
+    assert len(recorded) >= 15 and len(lines) == len(recorded)
+    assert signalled_ns - NS // 2 <= int(recorded.time_ns[-1])
+    assert lines[-1].split(",")[1] == format_ptd_time(int(recorded.time_ns[-1]))
+
+    # Started again, the director lists the session as failed, with the same reason: not open.
+    with director_process(toml) as (_process, http):
+        listed = {s["session_id"]: s for s in http.get("/sessions").json()}
+        fresh = http.post("/sessions", json={"label": "after", "client_uuid": str(uuid.uuid4())})
+    assert (listed[session_id]["state"], listed[session_id]["failure"]) == ("failed", reason)
+    assert fresh.status_code == 200

@@ -153,11 +153,12 @@ def test_two_analyzers_are_merged_by_time_and_export_to_training_logs(tmp_path: 
     assert fails == ["training.readings", "training.runs"]
 
 
-def test_a_client_that_vanished_has_its_session_closed_and_its_data_kept(tmp_path: Path) -> None:
+def test_a_client_that_vanished_has_its_session_failed_and_its_data_kept(tmp_path: Path) -> None:
     analyzer = {"name": "sim", "driver": "simulated"}
     config = director_config_many(tmp_path / "data", [analyzer], client_timeout_s=1.0)
     with running_director(config) as running:
-        session_id = running.create_session("gone")["session_id"]
+        created = running.create_session("gone")
+        session_id = created["session_id"]
         started = running.ok("POST", f"/sessions/{session_id}/ranging/start")
         began = time.monotonic()
         # Only the list is watched: it names no session, so it is no sign of life from the client.
@@ -169,15 +170,21 @@ def test_a_client_that_vanished_has_its_session_closed_and_its_data_kept(tmp_pat
         waited_s = time.monotonic() - began
         info = running.ok("GET", f"/sessions/{session_id}")
         late = running.post(f"/sessions/{session_id}/ranging/stop")
+        beat = running.post(f"/sessions/{session_id}/heartbeat")
         # The director serves the next client.
         time.sleep(1.0)
         second = running.create_session("next")["session_id"]
         running.ok("POST", f"/sessions/{second}/done")
-    assert state == "closed" and 1.0 <= waited_s < 4.0
-    assert info["failure"] == (
-        "closed: no call from the client for 1 s (session.client_timeout_s); its samples and files are kept"
+    assert created["client_timeout_s"] == 1.0
+    assert state == "failed" and 1.0 <= waited_s < 4.0
+    reason = (
+        "no word from the client for 1 s (session.client_timeout_s); what was recorded until then is kept"
     )
-    assert late.status_code == 409 and "closed" in late.json()["detail"]
+    assert info["failure"] == reason
+    assert late.status_code == 409 and late.json()["detail"] == (
+        f"no ranging run to stop: session {session_id} is failed ({reason})"
+    )
+    assert beat.status_code == 409 and beat.json()["detail"] == f"session {session_id} is failed ({reason})"
     folder = tmp_path / "data" / "sessions" / session_id
     lines = (folder / "ranging" / "spl.txt").read_text().splitlines()
     assert len(lines) >= 8 and all(f",Mark,{session_id}_ranging" in line for line in lines)
@@ -185,8 +192,25 @@ def test_a_client_that_vanished_has_its_session_closed_and_its_data_kept(tmp_pat
     assert len(recorded) == len(lines)
     assert int(recorded.time_ns[0]) > started["before_start"]["wall_ns"]
     server = json.loads((folder / "power" / "server.json").read_text())
-    assert server["joulebench"]["state"] == "closed"
+    assert server["joulebench"]["state"] == "failed" and server["joulebench"]["failure"] == reason
     assert [m["cmd"] for m in server["ptd_messages"]][-2:] == ["SR,V,Auto", "SR,A,Auto"]
+    assert f"[ERROR] {reason}" in (folder / "power" / "server.log").read_text()
+
+
+def test_heartbeats_keep_a_quiet_client_s_session_open(tmp_path: Path) -> None:
+    analyzer = {"name": "sim", "driver": "simulated"}
+    config = director_config_many(tmp_path / "data", [analyzer], client_timeout_s=1.0)
+    with running_director(config) as running:
+        session_id = running.create_session("beating")["session_id"]
+        running.ok("POST", f"/sessions/{session_id}/ranging/start")
+        beats = []
+        for _ in range(12):  # 3 s: three times the timeout, no call but heartbeats
+            time.sleep(0.25)
+            beats.append(running.ok("POST", f"/sessions/{session_id}/heartbeat")["state"])
+        stopped = running.post(f"/sessions/{session_id}/ranging/stop")
+        running.ok("POST", f"/sessions/{session_id}/done")
+    assert beats == ["ranging"] * 12
+    assert stopped.status_code == 200
 
 
 def test_a_data_directory_that_cannot_take_a_session_is_refused_before_it_starts(tmp_path: Path) -> None:

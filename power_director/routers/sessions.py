@@ -1,4 +1,4 @@
-"""Sessions: create, list, inspect, ranging/testing start and stop, marks, done.
+"""Sessions: create, list, inspect, ranging/testing start and stop, marks, heartbeat, done, abort.
 
 Every call here needs the token. Handlers are plain functions (run in the thread pool): a phase
 call blocks for the settle time and the analyzer's replies, and must not stall the event loop.
@@ -18,6 +18,7 @@ from power_director.api import (
     PhaseStart,
     PhaseStarted,
     PhaseStopped,
+    SessionAbort,
     SessionCreate,
     SessionCreated,
     SessionDone,
@@ -46,6 +47,7 @@ def create_session(body: SessionCreate, arrived: Arrival, director: DirectorDep)
         session_id=session.session_id,
         server_uuid=session.server_uuid,
         exchange=session.messages[0].exchange(),
+        client_timeout_s=director.config.session.client_timeout_s,
     )
 
 
@@ -94,3 +96,15 @@ def add_mark(
 @router.post("/{session_id}/done", response_model=SessionDone)
 def finish_session(session_id: str, arrived: Arrival, director: DirectorDep) -> SessionDone:
     return director.session(session_id).finish(arrived)
+
+
+@router.post("/{session_id}/heartbeat", response_model=SessionInfo)
+def heartbeat(session_id: str, director: DirectorDep) -> SessionInfo:
+    """The client is still there (any call says so; this one says nothing else). 409 once it ended."""
+    return director.session(session_id).heartbeat()
+
+
+@router.post("/{session_id}/abort", response_model=SessionInfo)
+def abort_session(session_id: str, body: SessionAbort, director: DirectorDep) -> SessionInfo:
+    """End the session early as failed, with the client's reason; what was recorded is kept."""
+    return director.session(session_id).abort(body.reason)

@@ -1,0 +1,92 @@
+"""How one run is carried out on the meters: ranges, settle, `Go`; settle, `Stop`, samples, summaries.
+
+`Session` decides whether a run may start or stop (`transitions`) and records the exchange; this
+does the work in between, in the reference director's order. Errors propagate (AnalyzerError,
+StorageError, RangingError): the session turns them into its failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from power_director.api import Mode, PhaseStamp
+from power_director.config import SessionConfig
+from power_director.session_analyzers import SessionAnalyzers
+from power_director.session_narration import SessionNarration
+from power_director.session_phase import Phase, analyzer_summary, write_samples
+from power_director.session_ranges import SessionRanges
+
+
+class PhaseRunner:
+    def __init__(
+        self,
+        folder: Path,
+        config: SessionConfig,
+        analyzers: SessionAnalyzers,
+        ranges: SessionRanges,
+        narration: SessionNarration,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._folder = folder
+        self._config = config
+        self._analyzers = analyzers
+        self._ranges = ranges
+        self._narration = narration
+        self._sleep = sleep
+
+    def begin(
+        self, mode: Mode, mark: str, known_ranges: tuple[float, float] | None, arrived: PhaseStamp
+    ) -> Phase:
+        """Ranges for `mode`, settle, `Go` with `mark`; the phase carries stamps 0 and 1."""
+        links = self._analyzers.links
+        self._ranges.read_initial(links)
+        if mode == "ranging":
+            self._ranges.set_for_ranging(links)
+        else:
+            self._ranges.set_for_testing(links, known_ranges)
+        self._settle("before Go")
+        self._narration.starting(mode)
+        started = self._analyzers.start(mark)
+        return Phase(mode=mode, mark=mark, stamps=[arrived, started])
+
+    def end(self, phase: Phase, arrived: PhaseStamp) -> PhaseStamp:
+        """Settle, `Stop`, the phase's files and summaries (after ranging: the testing ranges)."""
+        phase.stamps.append(arrived)
+        self._settle("before Stop")
+        try:
+            stopped = self.stop(phase)
+        finally:
+            self.write_samples(phase)  # whatever arrived, also when the analyzer failed
+            self._analyzers.log_ptd()
+        recorder = self._analyzers.the_recorder()
+        phase.summaries = [analyzer_summary(link, phase, recorder) for link in self._analyzers.links]
+        self._analyzers.log_ptd()
+        if phase.mode == "ranging":
+            self._ranges.derive(self._analyzers.links, lambda name: recorder.tally(name, phase.mark))
+        return stopped
+
+    def cut_short(self, phase: Phase, arrived: PhaseStamp) -> None:
+        """`done` while the run is on: stop it now (no settling) and keep its samples."""
+        self._narration.done_during_run(phase.mode)
+        phase.stamps.append(arrived)
+        try:
+            self.stop(phase)
+        finally:
+            self.write_samples(phase)
+
+    def stop(self, phase: Phase) -> PhaseStamp:
+        """`Stop` on every analyzer; the instant is the phase's stamp 3."""
+        stopped = self._analyzers.stop()
+        if len(phase.stamps) == 3:
+            phase.stamps.append(stopped)
+        return stopped
+
+    def write_samples(self, phase: Phase) -> None:
+        tolerance_ns = self._config.merge_tolerance_ns
+        write_samples(self._folder, self._analyzers.names, phase, tolerance_ns, self._narration)
+
+    def _settle(self, why: str) -> None:
+        if self._config.settle_s > 0:
+            self._narration.settling(self._config.settle_s, why)
+            self._sleep(self._config.settle_s)
