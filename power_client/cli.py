@@ -3,10 +3,11 @@
     power-client run --director URL --output DIR --loadgen-logs DIR [--label L]
                      [--no-ranging --max-volts V --max-amps A] -- COMMAND...
     power-client offset --director URL
+    power-client abort --director URL [--session ID] [--reason TEXT]
 
-The token comes from JOULEBENCH_TOKEN or --token-file, never from the command line. Exit status:
-0 done, 2 bad usage, 3 director unreachable, 4 director refused (token), 5 clock out of bounds,
-6 workload failed, 7 no LoadGen log, 8 director error, 130 interrupted.
+The token comes from JOULEBENCH_TOKEN or --token-file, never from the command line. Exit statuses
+are `EXIT_STATUSES` (also in `--help`); a run that fails after its session opened aborts that
+session on the director first, so the next run can start.
 """
 
 from __future__ import annotations
@@ -17,16 +18,40 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from power_client.clock import Clock, SkewedClock, SystemClock
 from power_client.clock_offset import InconsistentRounds, measure_offset
-from power_client.errors import EXIT_INTERRUPTED, EXIT_OK, ClientError, ClockOutOfBounds, UsageError
+from power_client.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ClientError,
+    ClockOutOfBounds,
+    NoOpenSession,
+    Stopped,
+    UsageError,
+)
 from power_client.ntp_check import check_ntp
 from power_client.session_client import DirectorClient
 from power_client.session_run import ClockLimits, RunOutcome, RunRequest, run_session
-from power_director.api import LABEL_PATTERN, PhaseStart
+from power_client.signals import stop_on_signals
+from power_director.api import FINAL_STATES, LABEL_PATTERN, PhaseStart
 
 TOKEN_ENV = "JOULEBENCH_TOKEN"
+EXIT_STATUSES = """exit status of run (and offset):
+  0    done: the folder is complete and its file lists are exactly MLPerf's
+  2    bad usage (options, an output folder that is not empty, an unreadable token file)
+  3    the director is unreachable
+  4    the director refused the token
+  5    clock out of bounds
+  6    the workload failed to start or exited non-zero
+  7    no LoadGen log from a run (none, or more than one)
+  8    the director answered with an error, or its files do not fit
+  130  interrupted (SIGINT)    143  terminated (SIGTERM)
+  A run that fails after its session opened aborts the session first (the reason is recorded).
+exit status of abort:
+  0 the session was aborted, 2 bad usage, 3 unreachable, 4 token refused,
+  8 the director refused (e.g. the session has ended already), 9 no open session"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="power-client",
         description="Run a benchmark twice (ranging, testing) under a joulebench director and assemble "
         "the MLPerf power folder.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="action", required=True)
-    run = commands.add_parser("run", help="a full session: ranging and testing runs of COMMAND")
+    run = _command(commands, "run", "a full session: ranging and testing runs of COMMAND")
     _director_options(run)
     run.add_argument(
         "--output", required=True, type=Path, help="the performance folder to create (new or empty)"
@@ -54,14 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-workload-output", action="store_true", help="let COMMAND print to this terminal")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one director call")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]: the benchmark to run")
-    offset = commands.add_parser("offset", help="measure the clock offset to the director and check it")
+    offset = _command(commands, "offset", "measure the clock offset to the director and check it")
     _director_options(offset)
+    abort = _command(
+        commands, "abort", "end a session left open (e.g. by a client that was killed), as failed"
+    )
+    _connection_options(abort)
+    abort.add_argument("--session", metavar="ID", help="the session (default: the director's open one)")
+    abort.add_argument(
+        "--reason", default="ended by hand with power-client abort", help="recorded as the failure"
+    )
     return parser
 
 
-def _director_options(parser: argparse.ArgumentParser) -> None:
+def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the exit statuses."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return parser
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--director", required=True, metavar="URL", help="e.g. http://127.0.0.1:4950")
     parser.add_argument("--token-file", type=Path, help=f"file holding the token (default: ${TOKEN_ENV})")
+
+
+def _director_options(parser: argparse.ArgumentParser) -> None:
+    _connection_options(parser)
     parser.add_argument(
         "--rounds", type=int, default=32, help="time rounds per offset measurement (default 32)"
     )
@@ -105,14 +152,21 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     """The console script; `clock` lets tests run the client on a skewed clock."""
     args = build_parser().parse_args(argv)
     if clock is None:
-        clock = SkewedClock(args.simulate_clock_skew) if args.simulate_clock_skew else SystemClock()
+        skew = getattr(args, "simulate_clock_skew", 0.0)
+        clock = SkewedClock(skew) if skew else SystemClock()
     try:
         if args.action == "offset":
             return _offset(args, clock)
-        outcome = run_session(_run_request(args), clock)
+        if args.action == "abort":
+            return _abort(args, clock)
+        with stop_on_signals():
+            outcome = run_session(_run_request(args), clock)
     except ClientError as error:
         print(f"power-client: {error}", file=sys.stderr)
         return error.exit_code
+    except Stopped as stopped:
+        print(f"power-client: stopped by {stopped.signal_name}", file=sys.stderr)
+        return stopped.exit_code
     except KeyboardInterrupt:
         print("power-client: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -204,6 +258,21 @@ def _offset(args: argparse.Namespace, clock: Clock) -> int:
             f"the offset is outside ±{limits.max_offset_s * 1e3:.0f} ms or its uncertainty above "
             f"{limits.max_uncertainty_s * 1e3:.0f} ms"
         )
+    return EXIT_OK
+
+
+def _abort(args: argparse.Namespace, clock: Clock) -> int:
+    if not args.reason.strip():
+        raise UsageError("--reason must say something: it is recorded as the session's failure")
+    with DirectorClient(args.director, _token(args.token_file), clock) as director:
+        session_id = args.session
+        if session_id is None:
+            open_ones = [s.session_id for s in director.sessions() if s.state not in FINAL_STATES]
+            if not open_ones:
+                raise NoOpenSession(f"the director at {args.director} has no open session")
+            session_id = open_ones[-1]  # a director has one open session at a time
+        info = director.abort(session_id, args.reason)
+    print(f"session {info.session_id} is {info.state}: {info.failure}")
     return EXIT_OK
 
 

@@ -10,7 +10,9 @@ EXIT_CLOCK = 5
 EXIT_WORKLOAD_FAILED = 6
 EXIT_NO_LOADGEN_LOG = 7
 EXIT_DIRECTOR_FAILED = 8
-EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+EXIT_NO_OPEN_SESSION = 9  # `power-client abort`: the director has no open session to end
+EXIT_INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class ClientError(Exception):
@@ -53,5 +55,15 @@ class NoLoadgenLog(ClientError):
     exit_code = EXIT_NO_LOADGEN_LOG
 
 
-class Interrupted(ClientError):
-    exit_code = EXIT_INTERRUPTED
+class NoOpenSession(ClientError):
+    exit_code = EXIT_NO_OPEN_SESSION
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the client: what runs is ended, the session aborted, and the client
+    exits 128 + the signal's number. A KeyboardInterrupt, so every `except Exception` lets it pass."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code

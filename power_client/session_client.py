@@ -28,6 +28,7 @@ from power_director.api import (
     PhaseStart,
     PhaseStarted,
     PhaseStopped,
+    SessionAbort,
     SessionCreate,
     SessionCreated,
     SessionDone,
@@ -36,7 +37,9 @@ from power_director.api import (
 )
 
 Model = TypeVar("Model", bound=BaseModel)
+Item = TypeVar("Item", bound=BaseModel)
 _ANALYZER_LIST = TypeAdapter(list[AnalyzerInfo])
+_SESSION_LIST = TypeAdapter(list[SessionInfo])
 log = logging.getLogger("power_client")
 
 
@@ -110,8 +113,20 @@ class DirectorClient:
     def done(self, session_id: str) -> SessionDone:
         return self._recorded("POST", f"/sessions/{quote(session_id)}/done", SessionDone, None)
 
+    def heartbeat(self, session_id: str) -> SessionInfo:
+        """Not recorded: a sign of life only (the director fails a session whose client went quiet)."""
+        return self._parse(self._send("POST", f"/sessions/{quote(session_id)}/heartbeat"), SessionInfo)
+
+    def abort(self, session_id: str, reason: str) -> SessionInfo:
+        """End the session as failed with `reason`; not recorded (no `client.json` follows)."""
+        body = SessionAbort(reason=reason[:2000])
+        return self._parse(self._send("POST", f"/sessions/{quote(session_id)}/abort", body), SessionInfo)
+
     def session(self, session_id: str) -> SessionInfo:
         return self._parse(self._send("GET", f"/sessions/{quote(session_id)}"), SessionInfo)
+
+    def sessions(self) -> list[SessionInfo]:
+        return self._parse_list(self._send("GET", "/sessions"), _SESSION_LIST)
 
     def files(self, session_id: str) -> FileList:
         return self._parse(self._send("GET", f"/sessions/{quote(session_id)}/files"), FileList)
@@ -122,12 +137,7 @@ class DirectorClient:
         return response.content
 
     def analyzers(self) -> list[AnalyzerInfo]:
-        response = self._send("GET", "/analyzers")
-        self._raise_for_status(response)
-        try:
-            return _ANALYZER_LIST.validate_json(response.content)
-        except ValidationError:
-            raise self._unexpected(response) from None
+        return self._parse_list(self._send("GET", "/analyzers"), _ANALYZER_LIST)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
@@ -163,6 +173,13 @@ class DirectorClient:
         self._raise_for_status(response)
         try:
             return model.model_validate_json(response.content)
+        except ValidationError:
+            raise self._unexpected(response) from None
+
+    def _parse_list(self, response: httpx.Response, adapter: TypeAdapter[list[Item]]) -> list[Item]:
+        self._raise_for_status(response)
+        try:
+            return adapter.validate_json(response.content)
         except ValidationError:
             raise self._unexpected(response) from None
 

@@ -3,6 +3,11 @@
 Order of events (each phase bracketed by an offset measurement, as the MLPerf flow brackets it by a
 time check): clock check → session → [offset → start ranging → workload → stop → offset → LoadGen logs]
 → the same for testing → done → download → `client.log`, `client.json` → exact layout check.
+
+From the session's creation to `done` a heartbeat thread tells the director this client is alive,
+and any failure on the way — a client error, SIGINT or SIGTERM (`Stopped`), even a bug — aborts the
+session with one sentence saying what failed before the error goes on to the caller. So no path
+leaves the director holding an open session.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import TextIO
 from power_client.client_json import PhaseRecord, build_client_json, client_phases, sha1_of, write_client_json
 from power_client.clock import Clock
 from power_client.clock_offset import InconsistentRounds, OffsetEstimate, combine, measure_offset
-from power_client.errors import ClientError, ClockOutOfBounds, DirectorFailed
+from power_client.errors import ClientError, ClockOutOfBounds, DirectorFailed, Stopped
 from power_client.folder import (
     CLIENT_JSON,
     CLIENT_LOG,
@@ -32,6 +37,7 @@ from power_client.folder import (
     place_run_logs,
     prepare_output,
 )
+from power_client.heartbeat import Heartbeat
 from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, find_run_logs
 from power_client.ntp_check import check_ntp
 from power_client.progress import Progress
@@ -133,13 +139,48 @@ def _run(
     session_id = created.session_id
     record = SessionRecord(session_id, client_uuid, created.server_uuid, offsets={"session": [first]})
     log.info("Session id is '%s'", session_id)
+    step = ["the session's start"]  # what was going on, for the abort reason
+    with Heartbeat(request.director_url, request.token, clock, session_id, created.client_timeout_s):
+        try:
+            _run_phases(request, director, clock, extras, status, record, step)
+            step[0] = "the end of the session"
+            director.done(session_id)
+        except BaseException as error:
+            _abort(director, session_id, _abort_reason(error, step[0]), created.client_timeout_s, status)
+            raise
+    listing = director.files(session_id)
+    place_director_files(
+        request.output,
+        extras,
+        listing.files,
+        lambda path: director.download(session_id, path),
+        with_ranging=request.known_ranges is None,
+    )
+    _check_messages(request.output / SERVER_JSON, director)
+    record.submission_valid = director.session(session_id).submission_valid
+    log.info("Done runs")
+    return record
+
+
+def _run_phases(
+    request: RunRequest,
+    director: DirectorClient,
+    clock: Clock,
+    extras: Path,
+    status: TextIO,
+    record: SessionRecord,
+    step: list[str],
+) -> None:
+    """Ranging (unless known ranges were given) and testing, each with its offsets and LoadGen logs."""
+    limits = request.clock_limits
     progress = Progress(status, watts=lambda: _live_watts(director))
     modes: list[Mode] = ["testing"] if request.known_ranges is not None else ["ranging", "testing"]
     for mode in modes:
+        step[0] = f"the {mode} run"
         before = _measure(director, limits, f"before {mode}")
         ranges = request.known_ranges if mode == "testing" else None
         run, started, stopped = _run_phase(
-            request, director, clock, session_id, mode, ranges, extras, progress
+            request, director, clock, record.session_id, mode, ranges, extras, progress
         )
         after = _measure(director, limits, f"after {mode}")
         record.offsets[mode] = [before, after]
@@ -153,19 +194,6 @@ def _run(
             "Copying loadgen logs from '%s' to '%s'", logs.detail.parent, request.output / RUN_DIRS[mode]
         )
         place_run_logs(request.output, RUN_DIRS[mode], logs)
-    director.done(session_id)
-    listing = director.files(session_id)
-    place_director_files(
-        request.output,
-        extras,
-        listing.files,
-        lambda path: director.download(session_id, path),
-        with_ranging=request.known_ranges is None,
-    )
-    _check_messages(request.output / SERVER_JSON, director)
-    record.submission_valid = director.session(session_id).submission_valid
-    log.info("Done runs")
-    return record
 
 
 def _run_phase(
@@ -188,19 +216,46 @@ def _run_phase(
         run = run_workload(request.command, clock, env, output_path, on_tick=progress.tick)
     except BaseException:
         progress.end("failed")
-        _stop_quietly(director, session_id, mode)
         raise
     progress.end("done")
     stopped = director.stop_phase(session_id, mode)
     return run, started, stopped
 
 
-def _stop_quietly(director: DirectorClient, session_id: str, mode: Mode) -> None:
-    """Close the phase after a failed workload; the workload's error is the one to report."""
+def _abort_reason(error: BaseException, step: str) -> str:
+    """One sentence for the director's record: what ended this run."""
+    if isinstance(error, Stopped):
+        return f"power-client was stopped by {error.signal_name} during {step}"
+    if isinstance(error, KeyboardInterrupt):
+        return f"power-client was interrupted during {step}"
+    if isinstance(error, ClientError):
+        return f"{error} (during {step})"
+    return f"power-client failed during {step}: {type(error).__name__}: {error}"
+
+
+def _abort(
+    director: DirectorClient, session_id: str, reason: str, client_timeout_s: float, status: TextIO
+) -> None:
+    """End the session on the director; if that fails too, say how it will end anyway."""
     try:
-        director.stop_phase(session_id, mode)
+        info = director.abort(session_id, reason)
+    except DirectorFailed as error:  # it had ended already, e.g. an analyzer failed first
+        log.warning("The session was not aborted: %s", error)
+        return
     except ClientError as error:
-        log.warning("could not stop the %s phase after the failure: %s", mode, error)
+        ends = (
+            f"the director ends it after {client_timeout_s:g} s without word from this client, or "
+            if client_timeout_s > 0
+            else ""
+        )
+        sentence = (
+            f"session {session_id} is still open on the director ({error}); {ends}"
+            f"end it with: power-client abort --session {session_id}"
+        )
+        log.warning(sentence)
+        print(f"power-client: {sentence}", file=status)
+        return
+    log.info("Aborted session %s: %s", session_id, info.failure)
 
 
 def _measure(director: DirectorClient, limits: ClockLimits, when: str) -> OffsetEstimate:

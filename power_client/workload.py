@@ -1,7 +1,8 @@
 """Run the benchmark command once, timing it on the client clock, with its output in a log file.
 
 The command runs in its own process group, so a Ctrl-C at the terminal reaches the client first; the
-client then ends the workload itself and still closes the director's phase.
+client then ends the workload itself (SIGTERM to its group, SIGKILL if it lingers) and aborts the
+director's session.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from power_client.clock import Clock
-from power_client.errors import Interrupted, WorkloadFailed
+from power_client.errors import WorkloadFailed
 
 POLL_S = 0.25
 TERMINATE_GRACE_S = 5.0
@@ -40,8 +41,8 @@ def run_workload(
 ) -> WorkloadRun:
     """Run `command` to its end; `on_tick` is called about every POLL_S seconds while it runs.
 
-    A command that cannot start or exits non-zero raises WorkloadFailed; Ctrl-C ends it and raises
-    Interrupted. `output_path` (stdout and stderr) None means the client's own stdout/stderr.
+    A command that cannot start or exits non-zero raises WorkloadFailed; a KeyboardInterrupt (Ctrl-C,
+    or `Stopped` for SIGINT/SIGTERM) ends the command's process group and propagates. `output_path` (stdout and stderr) None means the client's own stdout/stderr.
     """
     output = output_path.open("wb") if output_path is not None else None
     try:
@@ -61,7 +62,7 @@ def run_workload(
             returncode = _wait(process, on_tick)
         except KeyboardInterrupt:
             _terminate(process)
-            raise Interrupted("interrupted: the workload was stopped") from None
+            raise
         ended_ns = clock.wall_ns()
     finally:
         if output is not None:

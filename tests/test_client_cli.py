@@ -205,26 +205,25 @@ def test_token_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert status == EXIT_OK
 
 
-def test_workload_exit_1_stops_the_phase_and_fails(
+def test_workload_exit_1_aborts_the_session_and_fails(
     tmp_path: Path, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with fake_director() as (state, url):
         status = _run(url, tmp_path, [sys.executable, "-c", "import sys; print('boom'); sys.exit(1)"])
     assert status == EXIT_WORKLOAD_FAILED
     extras = tmp_path / "out-extras"
-    assert capsys.readouterr().err == (
-        f"power-client: the workload {sys.executable!r} exited with status 1; "
-        f"its output is in {extras / 'ranging_workload.log'}\n"
+    failure = (
+        f"the workload {sys.executable!r} exited with status 1; "
+        f"its output is in {extras / 'ranging_workload.log'}"
     )
+    assert capsys.readouterr().err == f"power-client: {failure}\n"
     assert (extras / "ranging_workload.log").read_text() == "boom\n"
     session = next(iter(state.sessions.values()))
-    # The director's ranging phase was closed, and nothing went on to testing.
-    phase_calls = [c.rsplit("/", 2)[-2:] for c in state.calls if "/ranging/" in c or "/testing/" in c]
-    assert phase_calls == [
-        ["ranging", "start"],
-        ["ranging", "stop"],
-    ]
-    assert session.state == "ranged"
+    # The director's session was aborted with the reason, and nothing went on to testing.
+    calls = [c.split("/", 4)[-1] for c in state.calls if c.startswith("POST /v1/sessions/")]
+    assert calls == ["ranging/start", "abort"]
+    assert session.state == "failed"
+    assert session.failure == f"aborted by the client: {failure} (during the ranging run)"
 
 
 def test_no_loadgen_log(tmp_path: Path, token: str, capsys: pytest.CaptureFixture[str]) -> None:

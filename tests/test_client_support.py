@@ -40,6 +40,7 @@ from power_director.api import (
     PhaseStart,
     PhaseStarted,
     PhaseStopped,
+    SessionAbort,
     SessionCreate,
     SessionCreated,
     SessionDone,
@@ -58,6 +59,7 @@ class FakeSession:
     server_uuid: str
     state: str = "created"
     submission_valid: bool = True
+    failure: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     phases: dict[str, list[PhaseStamp]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -131,6 +133,13 @@ class FakeDirector:
             return self.stop(session, mode)
         if method == "POST" and rest == "done":
             return self.done(session)
+        if method == "POST" and rest in ("abort", "heartbeat"):
+            if session.state in ("done", "failed"):
+                return _json(409, ErrorReply(detail=f"session {session.session_id} is {session.state}"))
+            if rest == "abort":
+                session.state = "failed"
+                session.failure = f"aborted by the client: {SessionAbort.model_validate_json(body).reason}"
+            return _json(200, self.info(session))
         return _json(404, ErrorReply(detail=f"no route {method} {path}"))
 
     def create(self, request: SessionCreate) -> tuple[int, bytes, str]:
@@ -239,6 +248,7 @@ class FakeDirector:
             client_uuid=session.client_uuid,
             server_uuid=session.server_uuid,
             submission_valid=session.submission_valid,
+            failure=session.failure,
         )
 
 
