@@ -162,6 +162,22 @@ class PtdClient:
         with self._lock:
             self._drop("closed by the client")
 
+    def set_policy(self, policy: ConnectPolicy) -> None:
+        """Timeouts from now on, for the open connection too."""
+        with self._lock:
+            self.policy = policy
+            if self._connection is not None:
+                self._connection.command_timeout_s = policy.command_timeout_s
+
+    def interrupt(self, policy: ConnectPolicy | None = None) -> None:
+        """From another thread, without waiting for the exchange in progress: end it now (it fails
+        as a lost connection) and, with `policy`, reconnect and wait only that long from here on."""
+        if policy is not None:
+            self.policy = policy
+        connection = self._connection
+        if connection is not None:
+            connection.interrupt()
+
     def __enter__(self) -> PtdClient:
         return self
 

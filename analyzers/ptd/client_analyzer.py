@@ -68,6 +68,7 @@ class PtdAnalyzer(Analyzer):
         first_channel: int = 1,
         launch: str | Sequence[str] | None = None,
         console_log: str | Path | None = None,
+        first_contact_timeout_s: float | None = None,
     ) -> None:
         endpoint = parse_endpoint(device)
         super().__init__(endpoint.url)
@@ -97,10 +98,17 @@ class PtdAnalyzer(Analyzer):
                 )
             command = shlex.split(launch) if isinstance(launch, str) else list(launch)
             self.daemon = LaunchedDaemon(command, console_log)
+        # A daemon that just failed gets `first_contact_timeout_s` to connect and answer `Hello` and
+        # `Identify`, not the connect timeout meant for one still starting; then the usual timeouts.
+        first = policy
+        if first_contact_timeout_s is not None:
+            first = replace(
+                policy, connect_timeout_s=first_contact_timeout_s, command_timeout_s=first_contact_timeout_s
+            )
         self.client = PtdClient(
             endpoint.host,
             endpoint.port,
-            policy,
+            first,
             still_worth_trying=self.daemon.exit_reason if self.daemon else lambda: None,
         )
         try:
@@ -109,6 +117,7 @@ class PtdAnalyzer(Analyzer):
         except BaseException:
             self._release()
             raise
+        self.client.set_policy(policy)
 
     # -- identity and layout --------------------------------------------------------------------
 

@@ -177,9 +177,13 @@ class LineConnection:
             )
         self._buffer += data
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # the peer may have closed it already
+    def interrupt(self) -> None:
+        """From another thread: a read or send blocked on this connection returns at once (lost)."""
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.interrupt()  # the peer may have closed it already
         self._sock.close()
 
 

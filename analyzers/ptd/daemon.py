@@ -13,7 +13,7 @@ from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
 from analyzers.ptd.identity import daemon_version
 from analyzers.ptd.logs import ConsoleLog, DataLog, banner
-from analyzers.ptd.server import PtdServer
+from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
 from analyzers.ptd.session import PtdSession, SessionConfig
 
 
@@ -28,6 +28,7 @@ class DaemonOptions:
     dc: bool = False
     device_type: int | None = None
     driver_options: Mapping[str, object] = field(default_factory=dict)
+    idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S
 
 
 def create_driver(options: DaemonOptions) -> Analyzer:
@@ -71,7 +72,7 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
         session.announce()
         console.log(f"Establishing the listener on port {options.port}...")
         try:
-            server = PtdServer(session, options.host, options.port)
+            server = PtdServer(session, options.host, options.port, options.idle_timeout_s)
         except OSError as error:
             session.close()
             raise AnalyzerError(

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from analyzers.ptd.daemon import DaemonOptions, run_daemon
+from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S
 from analyzers.ptd.wire import DEFAULT_PORT
 from analyzers.registry import DEFAULT_DRIVER
 
@@ -32,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("-l", "--data-log", default=None, metavar="DATALOG", help="PTD data log file (-l)")
     parser.add_argument("--dc", action="store_true", help="answer as a DC meter (DC-RL instead of RL)")
+    parser.add_argument(
+        "--idle-timeout",
+        default=f"{DEFAULT_IDLE_TIMEOUT_S:g}",
+        metavar="S",
+        help="close a client that sends nothing for S seconds outside a measurement; 0: never "
+        f"(default {DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,12 +49,24 @@ def _whole(text: str, option: str, minimum: int, maximum: int) -> int:
     return int(text)
 
 
+def _seconds(text: str, option: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise _OptionError(f"{option} must be a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
 def options_from_args(args: argparse.Namespace) -> DaemonOptions:
     port = _whole(args.port, "--port", 0, 65535)
     driver_options: dict[str, object] = {}
     if args.channels is not None:
         driver_options["channels"] = _whole(args.channels, "--channels", 1, 64)
+    idle_s = _seconds(args.idle_timeout, "--idle-timeout")
     return DaemonOptions(
+        idle_timeout_s=idle_s or None,
         driver=args.driver,
         device=args.device,
         host=args.host,

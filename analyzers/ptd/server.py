@@ -3,6 +3,13 @@
 A pump thread polls the session so samples reach the data log while no request arrives. A client
 that sends garbage gets an error reply; one that disappears (mid-measurement, mid-`RL`) ends its
 connection only, and the server goes back to waiting for the next one.
+
+Clients that arrive while one is served wait in the listen backlog (`request_queue_size`, 64) and
+are served in turn, as SPEC PTDaemon serves them. So that a silent client cannot hold the daemon
+for good (a director host that crashed, a port scanner, half a command), a connection that sends
+nothing for `idle_timeout_s` while no measurement runs is closed with a console line. During a
+measurement there is no limit: the reference director sends nothing between `Go` and `Stop`.
+Replies go out with Nagle off, so pipelined requests are not held back by delayed ACKs.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from analyzers.ptd import wire
 from analyzers.ptd.session import PtdSession
 
 POLL_INTERVAL_S = 0.02
+DEFAULT_IDLE_TIMEOUT_S = 600.0
+"""Ten minutes: far above the reference director's longest silence outside a measurement (its 10 s
+settle times and the client's work between runs), far below "for good"."""
 
 
 class _ClientHandler(socketserver.StreamRequestHandler):
@@ -24,6 +34,7 @@ class _ClientHandler(socketserver.StreamRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.active_connection = self.connection
 
     def handle(self) -> None:
@@ -42,8 +53,15 @@ class _ClientHandler(socketserver.StreamRequestHandler):
                 session.console.log("Waiting for a connection...")
 
     def _serve(self, session: PtdSession) -> None:
+        idle_s = self.server.idle_timeout_s
         while not self.server.closing:
-            raw = self.rfile.readline(wire.MAX_REQUEST_BYTES + 1)
+            # A timed-out socket file cannot be read again, so the limit ends the connection.
+            self.connection.settimeout(None if session.measuring or idle_s is None else idle_s)
+            try:
+                raw = self.rfile.readline(wire.MAX_REQUEST_BYTES + 1)
+            except TimeoutError:
+                session.console.log(f"No request from the client for {idle_s:g} s; disconnecting it")
+                return
             if not raw:
                 session.console.log("No data returned by socket read.")
                 return
@@ -68,9 +86,17 @@ class PtdServer(socketserver.TCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 64
 
-    def __init__(self, session: PtdSession, host: str = "127.0.0.1", port: int = wire.DEFAULT_PORT) -> None:
+    def __init__(
+        self,
+        session: PtdSession,
+        host: str = "127.0.0.1",
+        port: int = wire.DEFAULT_PORT,
+        idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S,
+    ) -> None:
         self.session = session
+        self.idle_timeout_s = idle_timeout_s
         self.closing = False
         self.active_connection: socket.socket | None = None
         self._pump_stop = threading.Event()

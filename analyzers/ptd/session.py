@@ -91,6 +91,11 @@ class PtdSession:
     def model(self) -> str:
         return self._identity.model
 
+    @property
+    def measuring(self) -> bool:
+        """A measurement (`Go` … `Stop`) is running."""
+        return self._measurement is not None
+
     def announce(self) -> None:
         """The lines PTD logs once the meter is connected, before it listens."""
         if CAP_UNCERTAINTY in self._identity.capabilities:
