@@ -59,6 +59,9 @@ class SessionCreated(BaseModel):
     client_timeout_s: float = 0.0
     """The director fails the session after this long without a call from its client (0: never);
     a client sends `POST …/heartbeat` well within it (joulebench's client: every min(5 s, a quarter))."""
+    analyzer_stall_s: float = 0.0
+    """An analyzer with no new sample for this long while measuring fails the session (0: unknown):
+    a reading older than that is not shown as current."""
 
 
 class SessionAbort(BaseModel):

@@ -5,7 +5,7 @@ CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
 
     [server]    host, port, data_dir, token_file, min_free_mb
     [session]   settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range,
-                poll_interval_s, sample_timeout_s, client_timeout_s, merge_tolerance_ms
+                poll_interval_s, analyzer_stall_s, client_timeout_s, merge_tolerance_ms
     [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch]
 """
 
@@ -36,6 +36,8 @@ DEFAULT_POLL_INTERVAL_S = 0.25
 MAX_POLL_INTERVAL_S = 1.0
 """The recorder flushes at least every second, whatever the configuration."""
 DEFAULT_MIN_FREE_MB = 64
+MIN_STALL_S = 5.0
+"""A meter that delivers nothing for 5 s (or five of its intervals) while measuring has stalled."""
 DEFAULT_CLIENT_TIMEOUT_S = 60.0
 """Twelve missed heartbeats (the client beats every 5 s): a client that died, not one that is slow."""
 
@@ -102,18 +104,18 @@ class SessionConfig:
     """Current range used while ranging when `ranging_mode = "max"` (the meter's largest, e.g. 20 A)."""
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     """How often the recorder reads each analyzer's new samples (and flushes them to disk)."""
-    sample_timeout_s: float | None = None
-    """No new sample for this long while measuring fails the session; None: 10 s or 5 intervals."""
+    analyzer_stall_s: float | None = None
+    """No new sample for this long while measuring fails the session; None: 5 intervals, at least 5 s."""
     client_timeout_s: float = DEFAULT_CLIENT_TIMEOUT_S
     """A session with no call from its client (a heartbeat counts) for this long fails; 0: never."""
     merge_tolerance_ms: float | None = None
     """How far apart two analyzers' samples may be to share a merged line; None: half an interval."""
 
     @property
-    def sample_timeout(self) -> float:
-        if self.sample_timeout_s is not None:
-            return self.sample_timeout_s
-        return max(10.0, 5 * self.interval_ms / 1000)
+    def stall_s(self) -> float:
+        if self.analyzer_stall_s is not None:
+            return self.analyzer_stall_s
+        return max(MIN_STALL_S, 5 * self.interval_ms / 1000)
 
     @property
     def merge_tolerance_ns(self) -> int:
@@ -187,7 +189,9 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         max_amps_range=session.number("max_amps_range", None, 0.0, above=True),
         poll_interval_s=session.number("poll_interval_s", DEFAULT_POLL_INTERVAL_S, 0.0, above=True)
         or DEFAULT_POLL_INTERVAL_S,
-        sample_timeout_s=session.number("sample_timeout_s", None, 0.0, above=True),
+        # `sample_timeout_s` is the name this setting had before; configurations written then still work.
+        analyzer_stall_s=session.number("analyzer_stall_s", None, 0.0, above=True)
+        or session.number("sample_timeout_s", None, 0.0, above=True),
         client_timeout_s=session.number("client_timeout_s", DEFAULT_CLIENT_TIMEOUT_S, 0.0) or 0.0,
         merge_tolerance_ms=session.number("merge_tolerance_ms", None, 0.0),
     )

@@ -41,7 +41,7 @@ from power_director.storage import StorageError
 from power_director.training_export import ExportError, export_training
 
 SESSIONS_DIR = "sessions"
-RELEASE_WAIT_S = 5.0
+RELEASE_WAIT_S = 1.0
 """A new session waits this long for a failed one to give its analyzers back (usually milliseconds)."""
 TRAINING_DIR = "training"
 _SESSION_ID = re.compile(r"^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[-_A-Za-z0-9]{1,64}$")

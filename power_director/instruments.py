@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
-from analyzers.ptd.client import RL_FORMS
+from analyzers.ptd.client import RL_FORMS, PtdClient
+from analyzers.ptd.client_transport import ConnectPolicy
 from analyzers.ptd.identity import daemon_version
 from analyzers.ptd.logs import ConsoleLog, banner
 from analyzers.ptd.server import PtdServer
@@ -31,6 +32,9 @@ from analyzers.registry import create_analyzer
 from analyzers.trace import Trace
 from power_director.config import AnalyzerConfig
 
+GIVEN_UP = ConnectPolicy(connect_timeout_s=0.5, attempt_timeout_s=0.5, command_timeout_s=0.5)
+"""How long the clean-up after an analyzer's fault waits on that analyzer, per exchange."""
+AFTER_FAULT_S = 1.0
 PTD_DATA_LOG = "ptd_data.log"
 """A launched daemon's `-l` data log, kept in the session folder next to (not inside) the MLPerf folders."""
 
@@ -71,6 +75,20 @@ class PtdLink:
                     kept = [m for m in new if not _successful_read(m)]
                     self.polls += len(new) - len(kept)
                     messages[before:] = kept
+
+    def give_up(self) -> None:
+        """The analyzer failed: end any exchange still waiting on it, and let what is said to it from
+        now on (the clean-up's `Stop`, `SR`, the release) fail within a second rather than retry for
+        the configured connect timeout. An in-process driver has nothing to wait on."""
+        client = getattr(self.analyzer, "client", None)
+        if isinstance(client, PtdClient):
+            client.interrupt(GIVEN_UP)
+
+    def daemon_exit(self) -> str | None:
+        """For a daemon the director launched: None while it runs, else how it ended."""
+        daemon = getattr(self.analyzer, "daemon", None)
+        exit_reason = getattr(daemon, "exit_reason", None)
+        return exit_reason() if callable(exit_reason) else None
 
     def record(self) -> None:
         """Bring the console record up to date (only a remote daemon needs the director to write it)."""
@@ -202,7 +220,10 @@ class Instrument:
             return self._open_launched(session_dir, ptd_logs)
         assert config.ptd is not None
         channel = config.channel
-        analyzer = create_analyzer("ptd", config.ptd, **_channel_options(channel))
+        # An analyzer that just failed gets a second to answer, not the connect timeout meant for a
+        # daemon still starting: a new session is refused at once while it is still dead or frozen.
+        hurry = {"first_contact_timeout_s": AFTER_FAULT_S} if self.error else {}
+        analyzer = create_analyzer("ptd", config.ptd, **_channel_options(channel), **hurry)
         ptd_config: dict[str, Any] = {
             "command": [],
             "device_type": config.device_type,

@@ -8,9 +8,11 @@ tally per (analyzer, mark): counts, maxima, first/last sample. Memory does not g
 
 A fault ends that analyzer's thread and is reported once through `on_fault(analyzer, reason)`:
 an error from the analyzer (dead daemon, dropped connection, a reply that timed out), a storage
-error, or no new sample for `sample_timeout_s` while a measurement runs (an analyzer that still
-answers but stopped measuring). The reason names the analyzer, its endpoint, the recording file
-and the last good sample.
+error, a launched daemon that exited, or no new sample for `stall_s` while a measurement runs (an
+analyzer that still answers but stopped measuring, or one that froze mid-reply). The last two are
+watched by a thread of their own, so a poll blocked on a frozen daemon for its whole reply timeout
+does not delay them. The reason names the analyzer, its endpoint, the recording file and the last
+good sample.
 """
 
 from __future__ import annotations
@@ -104,13 +106,15 @@ class Recorder:
         endpoints: dict[str, str],
         on_fault: FaultHandler,
         poll_interval_s: float = 0.25,
-        sample_timeout_s: float = 10.0,
+        stall_s: float = 5.0,
         fsync_interval_s: float = 1.0,
         on_reading: Callable[[str, int, float], None] | None = None,
     ) -> None:
         self.folder = session_folder
         self.poll_interval_s = poll_interval_s
-        self.sample_timeout_s = sample_timeout_s
+        self.stall_s = stall_s
+        self._watchdog: threading.Thread | None = None
+        self._fault_lock = threading.Lock()
         self._on_fault = on_fault
         self._on_reading = on_reading
         self._stop = threading.Event()
@@ -132,14 +136,17 @@ class Recorder:
                 target=self._run, args=(channel,), name=f"recorder-{name}", daemon=True
             )
             channel.thread.start()
+        self._watchdog = threading.Thread(target=self._watch, name="recorder-watchdog", daemon=True)
+        self._watchdog.start()
 
     def stop(self) -> None:
         """End every thread (not the caller's own) and close the files; safe to call twice."""
         self._stop.set()
         current = threading.current_thread()
-        for channel in self._channels.values():
-            if channel.thread is not None and channel.thread is not current:
-                channel.thread.join()
+        threads = [channel.thread for channel in self._channels.values()] + [self._watchdog]
+        for thread in threads:
+            if thread is not None and thread is not current:
+                thread.join()
         for channel in self._channels.values():
             # A file that cannot be closed was already reported as the fault that ended the session.
             with channel.link.lock, contextlib.suppress(OSError):
@@ -186,19 +193,26 @@ class Recorder:
     # -- the threads -----------------------------------------------------------------------------
 
     def _run(self, channel: _Channel) -> None:
-        while not self._stop.wait(self.poll_interval_s):
+        while not self._stop.wait(self.poll_interval_s) and channel.fault is None:
             try:
                 self._poll(channel)
-                stall = self._stall(channel)
             except AnalyzerError as error:
                 self._fault(channel, f"failed: {error}")
                 return
             except StorageError as error:
                 self._fault(channel, f"could not be recorded: {error}")
                 return
-            if stall is not None:
-                self._fault(channel, stall)
-                return
+
+    def _watch(self) -> None:
+        """Stalls and exited daemons, seen from outside the polls (which may be blocked)."""
+        while not self._stop.wait(min(self.poll_interval_s, self.stall_s / 4)):
+            for channel in self._channels.values():
+                if channel.fault is not None:
+                    continue
+                exited = channel.link.daemon_exit()
+                problem = f"failed: {exited}" if exited is not None else self._stall(channel)
+                if problem is not None:
+                    self._fault(channel, problem)
 
     def _poll(self, channel: _Channel) -> bool:
         """One fetch, written; True when it brought samples."""
@@ -229,15 +243,19 @@ class Recorder:
             channel.last_sample_at = time.monotonic()  # a new measurement: its first sample is due
         channel.was_running = running
         silent_s = time.monotonic() - channel.last_sample_at
-        if running and silent_s > self.sample_timeout_s:
+        if running and silent_s > self.stall_s:
             return (
                 f"delivered no sample for {math.floor(silent_s)} s while measuring "
-                f"(limit: session.sample_timeout_s = {self.sample_timeout_s:g})"
+                f"(limit: session.analyzer_stall_s = {self.stall_s:g})"
             )
         return None
 
     def _fault(self, channel: _Channel, error: str) -> None:
-        if self._stop.is_set():
-            return  # the session is ending anyway; its own call reports what went wrong
-        channel.fault = self.describe_fault(channel.link.name, error)
+        with self._fault_lock:  # the poll thread and the watchdog may both see it: report it once
+            if self._stop.is_set() or channel.fault is not None:
+                return  # the session is ending anyway, or heard of this analyzer's fault already
+            channel.fault = self.describe_fault(channel.link.name, error)
         self._on_fault(channel.link.name, channel.fault)
+
+    def faulted(self, name: str) -> bool:
+        return self._channels[name].fault is not None

@@ -4,10 +4,17 @@ From `open` to the end a `Recorder` polls every analyzer into `recording/<analyz
 session's commands and the recorder's polls take turns on each link (`PtdLink.lock`). A fault the
 recorder sees between calls is handed to `on_fault` (the session fails from a thread of its own).
 Every PTD exchange is copied into `server.log` as it happens (`log_ptd`).
+
+An analyzer that faulted is given up at once (`note_fault`): an exchange blocked on it ends, and
+what the clean-up still says to it fails within a second. Its `Stop`, last read and range restore
+are skipped (a daemon ends the measurement of a client that left), and its link is closed in a
+thread of its own, so failing never waits on a dead or frozen meter: the session's lock is free and
+the next call is answered at once, while `releasing` keeps a new session off until it is done.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +48,10 @@ class SessionAnalyzers:
         self.is_open = False
         self.releasing = False
         """True while a failed session still stops, restores and closes its analyzers."""
+        self.first_fault: str | None = None
+        self._faulted: set[str] = set()
+        self._fault_lock = threading.Lock()
+        self._releaser: threading.Thread | None = None
 
     def open(self, ptd_logs: Path, on_fault: Callable[[str, str], None]) -> None:
         """Connect every analyzer and start recording; AnalyzerError or StorageError."""
@@ -57,7 +68,7 @@ class SessionAnalyzers:
             {i.name: i.config.endpoint for i in self.instruments},
             on_fault=on_fault,
             poll_interval_s=self._config.poll_interval_s,
-            sample_timeout_s=self._config.sample_timeout,
+            stall_s=self._config.stall_s,
             fsync_interval_s=self._fsync_interval_s,
             on_reading=lambda name, time_ns, watts: self.instrument(name).note_reading(time_ns, watts),
         )
@@ -91,10 +102,27 @@ class SessionAnalyzers:
         for link in self.links:
             self.the_recorder().drain(link.name)
 
+    def note_fault(self, name: str, reason: str, during: str | None) -> str:
+        """An analyzer failed (`during` the run it was in): give it up; the session's failure reason,
+        which is the first fault's."""
+        self.link(name).give_up()
+        self.instrument(name).error = reason
+        others = [link.name for link in self.links if link.name != name and link.name not in self._faulted]
+        text = f"{during} run: {reason}" if during else reason
+        if others:
+            text += f"; the other analyzers ({', '.join(others)}) recorded normally until then"
+        with self._fault_lock:
+            self._faulted.add(name)
+            self.first_fault = self.first_fault or text
+            return self.first_fault
+
+    def healthy(self) -> list[PtdLink]:
+        return [link for link in self.links if link.name not in self._faulted]
+
     def wind_down(self) -> None:
-        """For a failing session: stop each measurement and read what is left, whatever fails."""
+        """For a failing session: stop each healthy measurement and read what is left, whatever fails."""
         self.releasing = self.is_open  # no new session until the analyzers are given back
-        for link in self.links:
+        for link in self.healthy():
             try:
                 with link.lock:
                     if link.analyzer.running:
@@ -103,27 +131,44 @@ class SessionAnalyzers:
                 self._narration.problem(f"Analyzer {link.name}: could not stop its measurement: {error}")
         if self.recorder is None:
             return
-        for link in self.links:
+        for link in self.healthy():
             try:
                 self.recorder.drain(link.name)
             except (AnalyzerError, StorageError) as error:
                 self._narration.problem(f"Analyzer {link.name}: its last samples could not be read: {error}")
         self.recorder.stop()
 
-    def release(self) -> None:
-        """Stop recording and give every analyzer back (a launched daemon is stopped)."""
+    def release(self, then: Callable[[], None] | None = None) -> None:
+        """Stop recording and give every analyzer back (a launched daemon is stopped), then `then`.
+        With a faulted analyzer among them, that happens in a thread of its own (see `join`)."""
         if self.recorder is not None:
             self.recorder.stop()
         if not self.is_open:
+            if then is not None:
+                then()
             return
         self.log_ptd()
         self.is_open = False
+        if not self._faulted:
+            self._close_links(then)
+            return
+        self._releaser = threading.Thread(target=self._close_links, args=(then,), name="release", daemon=True)
+        self._releaser.start()
+
+    def join(self) -> None:
+        """Wait for a release running in its thread (the director waits for it before it exits)."""
+        if self._releaser is not None:
+            self._releaser.join()
+
+    def _close_links(self, then: Callable[[], None] | None) -> None:
         for link in self.links:
             try:
                 self.instrument(link.name).release(link)
             except AnalyzerError as error:
                 self._narration.problem(f"Analyzer {link.name}: closing the connection failed: {error}")
         self._narration.ptd_exchanges(self.links, refresh=False)
+        if then is not None:
+            then()
         self.releasing = False
 
     def the_recorder(self) -> Recorder:
@@ -135,6 +180,9 @@ class SessionAnalyzers:
         """Copy new PTD exchanges into `server.log` (and a remote daemon's record into `ptd_logs.txt`)."""
         if self.is_open:
             self._narration.ptd_exchanges(self.links)
+
+    def link(self, name: str) -> PtdLink:
+        return next(link for link in self.links if link.name == name)
 
     def instrument(self, name: str) -> Instrument:
         return next(i for i in self.instruments if i.name == name)

@@ -194,9 +194,7 @@ class Session:
             return MarkRecorded(name=name, event=event, time_ns=arrived.wall_ns, exchange=exchange)
 
     def heartbeat(self) -> SessionInfo:
-        """The client is alive (the route has touched the session); refused once the session ended.
-
-        Takes no lock: a beat must not wait for a phase call that is settling or stopping."""
+        """Refused once the session ended; no lock: a beat must not wait for a settling phase call."""
         self._next(Action.HEARTBEAT)
         return self.info()
 
@@ -238,14 +236,15 @@ class Session:
     def shut_down(self) -> None:
         """The director is stopping (SIGTERM, SIGINT): failed, never `done` — nobody said done."""
         with self.lock:
-            if not allowed(self.state, Action.SHUTDOWN):
-                return
-            during = self.state if self.state in RUNNING else f"the session (it was {self.state})"
-            self.fail(ENDING_REASONS[Action.SHUTDOWN].format(during=during), Action.SHUTDOWN)
+            if allowed(self.state, Action.SHUTDOWN):
+                during = self.state if self.state in RUNNING else f"the session (it was {self.state})"
+                self.fail(ENDING_REASONS[Action.SHUTDOWN].format(during=during), Action.SHUTDOWN)
+        self.analyzers.join()  # a release still closing a failed analyzer: its records come last
 
     def fail(self, reason: str, action: Action = Action.FAULT) -> AnalyzerFailed:
         """Stop and restore what can be, keep every sample and file, and say why (in every record)."""
         running = self.phases.get(self.state) if self.state in RUNNING else None
+        reason = self.analyzers.first_fault or reason  # the first cause seen is the one to record
         self.state, self.failure = self._next(action), reason
         self.narration.failed(reason)
         self.analyzers.wind_down()
@@ -254,19 +253,20 @@ class Session:
                 self.runner.write_samples(running)  # what arrived before the end
             except OSError as error:
                 self.narration.problem(f"Could not write the samples of the {running.mode} run: {error}")
-        self.ranges.restore_quietly(self.analyzers.links)
-        self.analyzers.release()
-        self._write_records()
+        self.ranges.restore_quietly(self.analyzers.healthy())
+        self.persist()  # failed from now on, also if the director dies before the release is done
+        self.analyzers.release(then=self._write_records)
         return AnalyzerFailed(f"session {self.session_id} failed: {reason}")
 
     def _analyzer_fault(self, name: str, reason: str) -> None:
-        """The recorder saw an analyzer fail between calls: fail the session from a thread of its own
-        (the recorder's threads must be free to end while `fail` stops them)."""
+        """The recorder saw an analyzer fail: give it up now (a call blocked on it ends), and fail the
+        session from a thread of its own (the recorder's threads must be free to end meanwhile)."""
+        first = self.analyzers.note_fault(name, reason, self.state if self.state in RUNNING else None)
 
         def fail_now() -> None:
             with self.lock:
                 if allowed(self.state, Action.FAULT):
-                    self.fail(f"{self.state} run: {reason}" if self.state in RUNNING else reason)
+                    self.fail(first)
 
         threading.Thread(target=fail_now, name=f"fault-{self.session_id}", daemon=True).start()
 
