@@ -47,6 +47,7 @@ EXIT_STATUSES = """exit status of run (and offset):
   6    the workload failed to start or exited non-zero
   7    no LoadGen log from a run (none, or more than one)
   8    the director answered with an error, or its files do not fit
+  10   the director failed the session during a run (an analyzer died or stalled)
   130  interrupted (SIGINT)    143  terminated (SIGTERM)
   A run that fails after its session opened aborts the session first (the reason is recorded).
 exit status of abort:
@@ -80,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-amps", type=float, help="known current range for --no-ranging")
     run.add_argument("--show-workload-output", action="store_true", help="let COMMAND print to this terminal")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one director call")
+    run.add_argument(
+        "--on-analyzer-failure",
+        choices=("stop", "finish"),
+        default="stop",
+        help="when the director fails the session mid-run (a meter died): stop the workload at once "
+        "(default), or let it finish; the run fails either way (exit 10)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]: the benchmark to run")
     offset = _command(commands, "offset", "measure the clock offset to the director and check it")
     _director_options(offset)
@@ -201,6 +209,7 @@ def _run_request(args: argparse.Namespace) -> RunRequest:
         clock_limits=_limits(args),
         show_workload_output=args.show_workload_output,
         timeout_s=args.timeout,
+        on_analyzer_failure=args.on_analyzer_failure,
     )
 
 

@@ -11,6 +11,7 @@ EXIT_WORKLOAD_FAILED = 6
 EXIT_NO_LOADGEN_LOG = 7
 EXIT_DIRECTOR_FAILED = 8
 EXIT_NO_OPEN_SESSION = 9  # `power-client abort`: the director has no open session to end
+EXIT_ANALYZER_FAILED = 10  # the director failed the session while the workload ran (a meter died)
 EXIT_INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
@@ -53,6 +54,12 @@ class WorkloadFailed(ClientError):
 
 class NoLoadgenLog(ClientError):
     exit_code = EXIT_NO_LOADGEN_LOG
+
+
+class SessionFailed(ClientError):
+    """The director failed the session during a run (an analyzer died or stalled)."""
+
+    exit_code = EXIT_ANALYZER_FAILED
 
 
 class NoOpenSession(ClientError):

@@ -1,4 +1,4 @@
-"""One status line while a phase runs: phase, elapsed time, the analyzers' latest watts.
+"""One status line while a phase runs: phase, elapsed time, the analyzers' latest reading.
 
 On a terminal the line is redrawn in place (carriage return); into a file or pipe it is printed as
 plain lines, at most one every `plain_every_s`, so CI logs stay readable.
@@ -10,14 +10,15 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-WattsSource = Callable[[], float | None]
+ReadingSource = Callable[[], str | None]
+"""What the analyzers show now ("351.2 W", "no sample for 12 s"), None when nothing is known."""
 
 
 class Progress:
     def __init__(
         self,
         stream: TextIO,
-        watts: WattsSource | None = None,
+        watts: ReadingSource | None = None,
         watts_every_s: float = 1.0,
         plain_every_s: float = 10.0,
         enabled: bool = True,
@@ -30,7 +31,7 @@ class Progress:
         self._tty = bool(getattr(stream, "isatty", lambda: False)())
         self._phase = ""
         self._started = 0.0
-        self._last_watts: float | None = None
+        self._last_watts: str | None = None
         self._watts_at = float("-inf")
         self._printed_at = float("-inf")
         self._width = 0
@@ -65,8 +66,8 @@ class Progress:
 
     def render(self, elapsed_s: float) -> str:
         minutes, seconds = divmod(int(elapsed_s), 60)
-        watts = "no reading" if self._last_watts is None else f"{self._last_watts:.1f} W"
-        return f"{self._phase}: {minutes:02d}:{seconds:02d} elapsed, analyzers {watts}"
+        reading = "no reading" if self._last_watts is None else self._last_watts
+        return f"{self._phase}: {minutes:02d}:{seconds:02d} elapsed, analyzers {reading}"
 
     def end(self, note: str = "") -> None:
         if not self._enabled or not self._phase:

@@ -42,6 +42,7 @@ from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, find_run_logs
 from power_client.ntp_check import check_ntp
 from power_client.progress import Progress
 from power_client.session_client import DirectorClient
+from power_client.session_watch import OnAnalyzerFailure, SessionWatch
 from power_client.workload import WorkloadRun, run_workload
 from power_director.api import AnalyzerSummary, Mode, PhaseStart, PhaseStarted, PhaseStopped
 
@@ -73,6 +74,7 @@ class RunRequest:
     clock_limits: ClockLimits = ClockLimits()
     show_workload_output: bool = False
     timeout_s: float = 600.0
+    on_analyzer_failure: OnAnalyzerFailure = "stop"  # or "finish": let the workload run to its end
 
 
 @dataclass
@@ -142,7 +144,15 @@ def _run(
     step = ["the session's start"]  # what was going on, for the abort reason
     with Heartbeat(request.director_url, request.token, clock, session_id, created.client_timeout_s):
         try:
-            _run_phases(request, director, clock, extras, status, record, step)
+            watch = SessionWatch(
+                director,
+                session_id,
+                clock,
+                created.analyzer_stall_s,
+                first.offset_s,
+                request.on_analyzer_failure,
+            )
+            _run_phases(request, director, clock, extras, status, record, step, watch)
             step[0] = "the end of the session"
             director.done(session_id)
         except BaseException as error:
@@ -170,17 +180,18 @@ def _run_phases(
     status: TextIO,
     record: SessionRecord,
     step: list[str],
+    watch: SessionWatch,
 ) -> None:
     """Ranging (unless known ranges were given) and testing, each with its offsets and LoadGen logs."""
     limits = request.clock_limits
-    progress = Progress(status, watts=lambda: _live_watts(director))
+    progress = Progress(status, watts=watch.reading)
     modes: list[Mode] = ["testing"] if request.known_ranges is not None else ["ranging", "testing"]
     for mode in modes:
         step[0] = f"the {mode} run"
         before = _measure(director, limits, f"before {mode}")
         ranges = request.known_ranges if mode == "testing" else None
         run, started, stopped = _run_phase(
-            request, director, clock, record.session_id, mode, ranges, extras, progress
+            request, director, clock, record.session_id, mode, ranges, extras, progress, watch
         )
         after = _measure(director, limits, f"after {mode}")
         record.offsets[mode] = [before, after]
@@ -205,6 +216,7 @@ def _run_phase(
     ranges: PhaseStart | None,
     extras: Path,
     progress: Progress,
+    watch: SessionWatch,
 ) -> tuple[WorkloadRun, PhaseStarted, PhaseStopped]:
     log.info("Running workload in %s mode", mode)
     started = director.start_phase(session_id, mode, ranges)
@@ -212,8 +224,15 @@ def _run_phase(
     output_path = None if request.show_workload_output else extras / f"{mode}_workload.log"
     log.info("Running the workload '%s'", " ".join(request.command))
     progress.begin(mode)
+    watch.mode = mode
+
+    def tick() -> None:
+        progress.tick()
+        watch.check()  # raises when the director failed the session: the workload is then ended
+
     try:
-        run = run_workload(request.command, clock, env, output_path, on_tick=progress.tick)
+        run = run_workload(request.command, clock, env, output_path, on_tick=tick)
+        watch.raise_if_failed()
     except BaseException:
         progress.end("failed")
         raise
@@ -281,11 +300,6 @@ def _measure(director: DirectorClient, limits: ClockLimits, when: str) -> Offset
             f"(limit ±{limits.max_uncertainty_s * 1e3:.0f} ms): the network to it is too slow or congested"
         )
     return estimate
-
-
-def _live_watts(director: DirectorClient) -> float | None:
-    readings = [one.last_watts for one in director.analyzers() if one.last_watts is not None]
-    return sum(readings) if readings else None
 
 
 def _check_messages(server_json: Path, director: DirectorClient) -> None:

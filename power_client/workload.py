@@ -18,7 +18,7 @@ from power_client.clock import Clock
 from power_client.errors import WorkloadFailed
 
 POLL_S = 0.25
-TERMINATE_GRACE_S = 5.0
+TERMINATE_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,9 @@ def run_workload(
 ) -> WorkloadRun:
     """Run `command` to its end; `on_tick` is called about every POLL_S seconds while it runs.
 
-    A command that cannot start or exits non-zero raises WorkloadFailed; a KeyboardInterrupt (Ctrl-C,
-    or `Stopped` for SIGINT/SIGTERM) ends the command's process group and propagates. `output_path` (stdout and stderr) None means the client's own stdout/stderr.
+    A command that cannot start or exits non-zero raises WorkloadFailed. Anything raised while it runs
+    (Ctrl-C, `Stopped` for SIGINT/SIGTERM, `on_tick`'s SessionFailed) ends the command's process group
+    (SIGTERM, then SIGKILL after TERMINATE_GRACE_S) and propagates. `output_path` (stdout and stderr) None means the client's own stdout/stderr.
     """
     output = output_path.open("wb") if output_path is not None else None
     try:
@@ -60,7 +61,7 @@ def run_workload(
             raise WorkloadFailed(f"cannot start the workload {command[0]!r}: {error.strerror}") from None
         try:
             returncode = _wait(process, on_tick)
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, SIGTERM, or the director failed the session (from `on_tick`)
             _terminate(process)
             raise
         ended_ns = clock.wall_ns()
