@@ -118,9 +118,14 @@ def test_several_analyzers_are_supported_and_new_settings_checked() -> None:
     )
     assert [a.kind for a in config.analyzers] == ["driver", "ptd"]
     check_supported(config)  # several analyzers are merged by time (issue 8)
-    # The recorder's defaults: four reads a second, a 10 s silence limit at 1 Hz, half an interval to merge.
+    # The recorder's defaults: four reads a second, a 5 s stall limit at 1 Hz, half an interval to merge.
     assert config.session.poll_interval_s == 0.25
-    assert config.session.sample_timeout == 10.0
+    assert config.session.stall_s == 5.0
+    one = [{"name": "a", "driver": "simulated"}]
+    slow = parse_config({"session": {"interval_ms": 2000}, "analyzers": one}, "x.toml").session
+    assert slow.stall_s == 10.0  # five intervals
+    renamed = parse_config({"session": {"sample_timeout_s": 7}, "analyzers": one}, "x.toml").session
+    assert renamed.stall_s == 7.0  # the setting's earlier name still works
     assert config.session.merge_tolerance_ns == 500_000_000
     assert config.session.client_timeout_s == 60.0 and config.min_free_mb == 64
     with pytest.raises(ConfigError) as caught:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -92,3 +93,41 @@ def test_ten_clients_in_turn(tmp_path: Path) -> None:
                 assert all(line.startswith("Time,") for line in lines[1:])
             daemon.console.wait_for("Waiting for a connection...", count=number + 1)
     assert daemon.console.messages().count("Completed test") == 10
+
+
+def test_a_silent_client_is_let_go_after_the_idle_timeout_and_the_next_is_served(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, channels=1, idle_timeout_s=1.0) as daemon:
+        silent = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+        silent.sendall(b"Hel")  # half a command, then nothing
+        time.sleep(0.2)
+        began = time.monotonic()
+        with PtdClient(daemon.port, timeout_s=10) as waiting:
+            assert waiting.cmd("Hello") == "Hello, PTDaemon here!"  # queued until the silent one went
+            waited_s = time.monotonic() - began
+            # A measurement has no idle limit: the reference director is silent from Go to Stop.
+            assert waiting.cmd("Go,100,0,m").startswith("Starting untimed")
+            time.sleep(1.6)
+            assert waiting.cmd("Stop") == "Stopping untimed measurement"
+        assert silent.recv(100) == b""  # the daemon closed it
+        silent.close()
+    assert 0.5 <= waited_s < 3.0
+    assert "No request from the client for 1 s; disconnecting it" in daemon.console.getvalue()
+
+
+def test_a_hundred_clients_at_once_are_all_served_in_turn(tmp_path: Path) -> None:
+    results: list[str] = []
+
+    def one(port: int) -> None:
+        with PtdClient(port, timeout_s=30) as client:
+            results.append(client.cmd("Hello"))
+
+    with running_daemon(tmp_path, channels=1) as daemon:
+        threads = [threading.Thread(target=one, args=(daemon.port,)) for _ in range(100)]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        elapsed_s = time.monotonic() - began
+    assert results == ["Hello, PTDaemon here!"] * 100
+    assert elapsed_s < 20

@@ -71,6 +71,7 @@ def running_daemon(
     first_channel: int = 1,
     idle_interval_ms: int | None = 1000,
     noise: bool = False,
+    idle_timeout_s: float | None = 600.0,
 ) -> Iterator[RunningDaemon]:
     clock = VirtualClock(START_NS) if virtual else None
     config = SimulatorConfig(
@@ -89,7 +90,7 @@ def running_daemon(
         sleep=clock.advance if clock is not None else time.sleep,
     )
     session.announce()
-    server = PtdServer(session, "127.0.0.1", 0)
+    server = PtdServer(session, "127.0.0.1", 0, idle_timeout_s=idle_timeout_s)
     server.serve_in_thread()
     try:
         yield RunningDaemon(server, analyzer, clock, console, data_log_path)
