@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-volts", type=float, help="known voltage range for --no-ranging")
     run.add_argument("--max-amps", type=float, help="known current range for --no-ranging")
     run.add_argument("--show-workload-output", action="store_true", help="let COMMAND print to this terminal")
-    run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one director call")
+    _timeout_option(run)
     run.add_argument(
         "--on-analyzer-failure",
         choices=("stop", "finish"),
@@ -91,10 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]: the benchmark to run")
     offset = _command(commands, "offset", "measure the clock offset to the director and check it")
     _director_options(offset)
+    _timeout_option(offset, default_s=10.0)
     abort = _command(
         commands, "abort", "end a session left open (e.g. by a client that was killed), as failed"
     )
     _connection_options(abort)
+    _timeout_option(abort, default_s=60.0)
     abort.add_argument("--session", metavar="ID", help="the session (default: the director's open one)")
     abort.add_argument(
         "--reason", default="ended by hand with power-client abort", help="recorded as the failure"
@@ -105,9 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
 def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with the exit statuses."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, help=summary, epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    if not 0 < args.timeout < float("inf"):
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    return float(args.timeout)
+
+
+def _timeout_option(parser: argparse.ArgumentParser, default_s: float = 600.0) -> None:
+    why = ": a phase call waits for the director's settling" if default_s >= 60 else ""
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default_s,
+        metavar="S",
+        help=f"seconds to wait for one director call (default {default_s:g}{why})",
+    )
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -208,7 +231,7 @@ def _run_request(args: argparse.Namespace) -> RunRequest:
         extras=args.extras,
         clock_limits=_limits(args),
         show_workload_output=args.show_workload_output,
-        timeout_s=args.timeout,
+        timeout_s=_timeout(args),
         on_analyzer_failure=args.on_analyzer_failure,
     )
 
@@ -239,7 +262,9 @@ def _token(token_file: Path | None) -> str | None:
         try:
             token = token_file.read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise UsageError(f"cannot read the token file {token_file}: {error.strerror}") from None
+            raise UsageError(f"cannot read the token file {token_file}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"the token file {token_file} is not UTF-8 text") from None
         if not token:
             raise UsageError(f"the token file {token_file} is empty")
         return token
@@ -253,7 +278,7 @@ def _offset(args: argparse.Namespace, clock: Clock) -> int:
             limits.ntp_server, limits.max_ntp_offset_s, port=limits.ntp_port, timeout_s=limits.ntp_timeout_s
         )
         print(f"NTP {reading.server}: this clock is {-reading.offset_s * 1e3:+.3f} ms off")
-    with DirectorClient(args.director, _token(args.token_file), clock) as director:
+    with DirectorClient(args.director, _token(args.token_file), clock, timeout_s=_timeout(args)) as director:
         try:
             estimate = measure_offset(director.time_round, limits.rounds)
         except InconsistentRounds as error:
@@ -273,7 +298,7 @@ def _offset(args: argparse.Namespace, clock: Clock) -> int:
 def _abort(args: argparse.Namespace, clock: Clock) -> int:
     if not args.reason.strip():
         raise UsageError("--reason must say something: it is recorded as the session's failure")
-    with DirectorClient(args.director, _token(args.token_file), clock) as director:
+    with DirectorClient(args.director, _token(args.token_file), clock, timeout_s=_timeout(args)) as director:
         session_id = args.session
         if session_id is None:
             open_ones = [s.session_id for s in director.sessions() if s.state not in FINAL_STATES]

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from power_client.errors import DirectorFailed, UsageError
+from power_client.errors import DirectorFailed
 from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, RunLogs
 from power_director.api import FileEntry
 
@@ -35,13 +35,6 @@ EXPECTED = {
     RANGING_DIR: (DETAIL_LOG, SUMMARY_LOG, SAMPLE_LOG),
     TESTING_DIR: (DETAIL_LOG, SUMMARY_LOG, SAMPLE_LOG),
 }
-
-
-def prepare_output(output: Path) -> None:
-    """Create `output`; refuse one that already holds files (a half-mixed folder is worse than none)."""
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise UsageError(f"the output folder {output} already exists and is not empty; choose a new one")
-    output.mkdir(parents=True, exist_ok=True)
 
 
 def place_run_logs(output: Path, run_dir: str, logs: RunLogs) -> list[str]:

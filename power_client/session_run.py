@@ -16,8 +16,8 @@ import json
 import logging
 import os
 import sys
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -35,11 +35,11 @@ from power_client.folder import (
     check_layout,
     place_director_files,
     place_run_logs,
-    prepare_output,
 )
 from power_client.heartbeat import Heartbeat
 from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, find_run_logs
 from power_client.ntp_check import check_ntp
+from power_client.preflight import ClientLog, check_workload, make_folders, remove_created
 from power_client.progress import Progress
 from power_client.session_client import DirectorClient
 from power_client.session_watch import OnAnalyzerFailure, SessionWatch
@@ -103,18 +103,30 @@ def run_session(request: RunRequest, clock: Clock, status: TextIO = sys.stderr) 
     """Everything from the first clock check to the finished folder; ClientError on any failure."""
     output = request.output
     extras = request.extras or output.with_name(output.name + "-extras")
-    prepare_output(output)
-    extras.mkdir(parents=True, exist_ok=True)
-    (output / "power").mkdir()
-    handler = _open_client_log(output / CLIENT_LOG)
+    check_workload(request.command)
+    created = make_folders(output, extras, request.loadgen_logs)
+    client_log = ClientLog(log)
+    opened = False
+
+    def session_opened() -> None:
+        """From here on the output folder is this run's: `client.log` goes to its file."""
+        nonlocal opened
+        opened = True
+        (output / "power").mkdir()
+        client_log.to_file(output / CLIENT_LOG)
+
     try:
         with DirectorClient(
             request.director_url, request.token, clock, timeout_s=request.timeout_s
         ) as director:
-            record = _run(request, director, clock, extras, status)
+            director.sessions()  # the token is accepted: an authenticated call that changes nothing
+            record = _run(request, director, clock, extras, status, session_opened)
+    except BaseException:
+        if not opened:
+            remove_created(created)  # nothing of this run is left behind
+        raise
     finally:
-        log.removeHandler(handler)
-        handler.close()
+        client_log.close()
     # client.json comes last: it carries the sha1 of the finished client.log.
     _write_client_json(output, record, director, clock)
     layout = check_layout(output, with_ranging=request.known_ranges is None)
@@ -125,7 +137,12 @@ def run_session(request: RunRequest, clock: Clock, status: TextIO = sys.stderr) 
 
 
 def _run(
-    request: RunRequest, director: DirectorClient, clock: Clock, extras: Path, status: TextIO
+    request: RunRequest,
+    director: DirectorClient,
+    clock: Clock,
+    extras: Path,
+    status: TextIO,
+    session_opened: Callable[[], None],
 ) -> SessionRecord:
     limits = request.clock_limits
     if limits.ntp_server:
@@ -144,6 +161,7 @@ def _run(
     step = ["the session's start"]  # what was going on, for the abort reason
     with Heartbeat(request.director_url, request.token, clock, session_id, created.client_timeout_s):
         try:
+            session_opened()
             watch = SessionWatch(
                 director,
                 session_id,
@@ -315,17 +333,6 @@ def _check_messages(server_json: Path, director: DirectorClient) -> None:
             f"the director's {server_json} records {len(theirs)} messages and this client {len(ours)}, "
             "not the same commands and replies; the MLPerf checker would reject the folder"
         )
-
-
-def _open_client_log(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    formatter = logging.Formatter("client %(asctime)s [%(levelname)s] %(message)s")
-    formatter.converter = time.gmtime  # UTC, as every joulebench time is
-    handler.setFormatter(formatter)
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    return handler
 
 
 def _write_client_json(output: Path, record: SessionRecord, director: DirectorClient, clock: Clock) -> None:

@@ -180,18 +180,23 @@ def test_unreachable_director(tmp_path: Path, token: str, capsys: pytest.Capture
     assert err == f"power-client: cannot reach the director at {url}: [Errno 111] Connection refused\n"
 
 
-def test_wrong_token_is_refused(
+def test_wrong_token_is_refused_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("JOULEBENCH_TOKEN", "not-the-token")
     with fake_director() as (state, url):
         assert _run(url, tmp_path, [sys.executable, "-c", "pass"]) == EXIT_DIRECTOR_REFUSED
-    err = capsys.readouterr().err
+        err = capsys.readouterr().err
+        # Pre-flight: the token was tried with a call that changes nothing, before the clock and the session.
+        assert state.calls == ["GET /v1/sessions"]
+        # The same --output works at once with the right token: the failed run left nothing behind.
+        assert not (tmp_path / "out").exists() and not (tmp_path / "out-extras").exists()
+        monkeypatch.setenv("JOULEBENCH_TOKEN", TOKEN)
+        assert _run(url, tmp_path, workload_command(tmp_path / "logs", 0.1)) == EXIT_OK
     assert err == (
-        f"power-client: the director at {url} refused POST /v1/sessions (HTTP 401: missing or wrong bearer token); "
+        f"power-client: the director at {url} refused GET /v1/sessions (HTTP 401: missing or wrong bearer token); "
         "check JOULEBENCH_TOKEN or --token-file\n"
     )
-    assert state.sessions == {}
 
 
 def test_token_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,6 +107,11 @@ class FakeDirector:
             return 200, json.dumps([info.model_dump()]).encode(), "application/json"
         if method == "POST" and path == "/v1/sessions":
             return self.create(SessionCreate.model_validate_json(body))
+        if method == "GET" and path == "/v1/sessions":  # as the director: it needs the token
+            if not authorised:
+                return _json(401, ErrorReply(detail="missing or wrong bearer token"))
+            listed = [self.info(session).model_dump() for session in self.sessions.values()]
+            return 200, json.dumps(listed).encode(), "application/json"
         match = re.fullmatch(r"/v1/sessions/([^/]+)(?:/(.*))?", path)
         if not match or match.group(1) not in self.sessions:
             return _json(404, ErrorReply(detail=f"no such session or route: {path}"))

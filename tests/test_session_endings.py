@@ -102,7 +102,8 @@ def test_every_failed_run_ends_its_session_and_the_next_run_starts(
     with running_director(config) as running:
         in_process = {
             "exit 1": ([sys.executable, "-c", "import sys; sys.exit(1)"], "logs"),
-            "missing binary": (["/nonexistent/benchmark"], "logs"),
+            # An out-of-memory kill, say (a missing binary is caught before the session: test_bad_inputs).
+            "workload killed": ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"], "logs"),
             "missing LoadGen folder": ([sys.executable, "-c", "pass"], "nowhere"),
             "two LoadGen logs": (
                 [
@@ -155,20 +156,20 @@ def test_every_failed_run_ends_its_session_and_the_next_run_starts(
         f"aborted by the client: the workload {sys.executable!r} exited with status 1"
     )
     assert failure("exit 1").endswith("(during the ranging run)")
-    assert outcomes["missing binary"][0] == EXIT_WORKLOAD_FAILED
-    assert failure("missing binary") == (
-        "aborted by the client: cannot start the workload '/nonexistent/benchmark': No such file or directory "
-        "(during the ranging run)"
+    assert outcomes["workload killed"][0] == EXIT_WORKLOAD_FAILED
+    assert failure("workload killed").startswith(
+        f"aborted by the client: the workload {sys.executable!r} exited with status -9"
     )
+    # The folder did not exist: the client made it, and the workload wrote nothing there.
     assert outcomes["missing LoadGen folder"][0] == EXIT_NO_LOADGEN_LOG
     assert failure("missing LoadGen folder") == (
-        f"aborted by the client: the LoadGen log folder {tmp_path / 'nowhere'} does not exist after the "
-        "ranging run (during the ranging run)"
+        f"aborted by the client: no LoadGen log from the ranging run under {tmp_path / 'nowhere'}: there is "
+        "no mlperf_log_detail.txt that has power_begin/power_end inside the run (during the ranging run)"
     )
     assert outcomes["two LoadGen logs"][0] == EXIT_NO_LOADGEN_LOG
     assert "produced 2 different LoadGen logs" in failure("two LoadGen logs")
     # Each of them told the user one sentence, and nothing about a session left open.
-    for case in ("exit 1", "missing binary", "missing LoadGen folder", "two LoadGen logs"):
+    for case in ("exit 1", "workload killed", "missing LoadGen folder", "two LoadGen logs"):
         assert len(said(case)) == 1 and outcomes[case][2].splitlines()[-1] == said(case)[0], case
 
     assert outcomes["SIGINT"][0] == EXIT_INTERRUPTED
