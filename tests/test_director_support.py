@@ -18,6 +18,7 @@ import uvicorn
 from power_director.app import create_app
 from power_director.config import DirectorConfig, parse_config
 from power_director.director import Director
+from power_director.http_protocol import JoinedWritesH11Protocol
 
 TOKEN = "test-token-0123456789abcdef"
 SETTLE_S = 0.1
@@ -81,7 +82,8 @@ def running_director(config: DirectorConfig, token: str = TOKEN) -> Iterator[Run
     """uvicorn serving `create_app(config, token)` on 127.0.0.1:<ephemeral> in a thread."""
     director = Director(config)
     app = create_app(config, token, director)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", http=JoinedWritesH11Protocol)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
