@@ -17,7 +17,12 @@ SUBCOMMAND_MODULES = ("analyzers.read_cli", "analyzers.ptd.serve_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="power-analyzer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="power-analyzer",
+        description=__doc__.splitlines()[0],
+        epilog="Exit status: 0 done (serve: after SIGTERM/SIGINT), 2 a bad option or a device that "
+        "cannot be used, 130 interrupted.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

@@ -16,7 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from analyzers.base import MeasurementStats
-from analyzers.registry import DEFAULT_DRIVER, create_analyzer
+from analyzers.registry import DEFAULT_DRIVER, create_analyzer, driver_names
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 
 _FLAG_WORDS = {0: "ok", SAMPLE_ERROR: "error", SAMPLE_MISSED: "missed"}
@@ -39,7 +39,11 @@ class ReadOptionError(ValueError):
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("read", help="print live samples from a power source (wiring check)")
-    parser.add_argument("--driver", default=DEFAULT_DRIVER, help=f"driver name (default {DEFAULT_DRIVER})")
+    parser.add_argument(
+        "--driver",
+        default=DEFAULT_DRIVER,
+        help=f"driver: {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+    )
     parser.add_argument("--device", default="", help="device: port, URL, GPU index (driver-specific)")
     # Values are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument("--seconds", default="5", metavar="N", help="how long to read (default 5)")

@@ -28,6 +28,7 @@ from power_director.app import create_app
 from power_director.config import ConfigError, DirectorConfig, check_supported, load_config, load_token
 from power_director.config_import import import_server_conf, render_toml
 from power_director.director import Director
+from power_director.http_protocol import JoinedWritesH11Protocol
 from power_director.session_store import read_record
 from power_director.training_export import export_training
 
@@ -157,7 +158,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> int:
         f"{PROG}: listening on http://{bound_host}:{bound_port}, data in {config.data_dir}", file=sys.stderr
     )
     app = create_app(config, token, director)
-    server = _Server(uvicorn.Config(app, log_level="info", access_log=False))
+    server = _Server(uvicorn.Config(app, log_level="info", access_log=False, http=JoinedWritesH11Protocol))
     server.run(sockets=[sock])
     return 0
 
@@ -178,8 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_conf(parser.parse_args(args[1:]).server_conf)
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="The joulebench power director (HTTP API on 127.0.0.1 by default). "
-        f"Also: {PROG} import-conf server.conf",
+        description="The joulebench power director (HTTP API on 127.0.0.1 by default). Also: "
+        f"{PROG} import-conf SERVER_CONF (a reference director's server.conf as TOML), "
+        f"{PROG} export-training SESSION_FOLDER OUT (a session's samples as MLPerf Training power logs).",
+        epilog="Exit status: 0 after SIGTERM/SIGINT (an open session is recorded failed), "
+        "2 for a bad configuration, a port in use or an analyzer that cannot start.",
     )
     parser.add_argument("--config", required=True, metavar="FILE", help="TOML configuration")
     parser.add_argument(

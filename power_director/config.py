@@ -151,6 +151,10 @@ def load_config(path: str | Path) -> DirectorConfig:
         raise ConfigError(f"{where}: cannot read the configuration: {error.strerror or error}.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{where}: not valid TOML: {error}.") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{where}: not UTF-8 text (byte {error.start}); a configuration is a TOML file."
+        ) from None
     base = Path(path).resolve().parent
     return parse_config(data, where, base)
 
@@ -337,7 +341,13 @@ def load_token(config: DirectorConfig, environ: dict[str, str] | None = None) ->
             raise ConfigError(
                 f"{config.token_file}: cannot read the token file: {error.strerror or error}."
             ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config.token_file}: the token file is not UTF-8 text.") from None
         token = lines[0].strip() if lines else ""
+        if not token:
+            raise ConfigError(
+                f"{config.token_file}: the token file (key 'server.token_file') has no token on its first line."
+            )
     if not token:
         raise ConfigError(
             f"{config.source}: no token: set ${TOKEN_ENV} or key 'server.token_file' "

@@ -95,6 +95,10 @@ def import_server_conf(path: str | Path) -> ImportResult:
             parser.read_file(handle)
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such file.") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{where}: not UTF-8 text (byte {error.start}); a server.conf is an INI text file."
+        ) from None
     except OSError as error:
         raise ConfigError(f"{where}: cannot read: {error.strerror or error}.") from None
     except configparser.Error as error:

@@ -30,7 +30,7 @@ from power_director.api import (
     TrainingExport,
     TrainingExported,
 )
-from power_director.config import DirectorConfig
+from power_director.config import ConfigError, DirectorConfig
 from power_director.disk import MIB, check_data_dir
 from power_director.errors import AnalyzerUnavailable, BadRequest, Conflict, NotFound
 from power_director.instruments import Instrument
@@ -74,8 +74,14 @@ class Director:
             log.warning("%s", problem)
         for stored in recover_all(found, self.config.session.merge_tolerance_ms):
             self.stored[stored.info.session_id] = stored
-        for instrument in self.instruments:
-            instrument.start()
+        for index, instrument in enumerate(self.instruments):  # as the configuration's keys count
+            try:
+                instrument.start()
+            except AnalyzerError as error:
+                raise ConfigError(
+                    f"{self.config.source}: analyzer {instrument.name!r} (key 'analyzers[{index}]', driver "
+                    f"{instrument.config.driver!r}) could not start: {error}"
+                ) from None
         if self.config.session.client_timeout_s > 0:
             self._watchdog = threading.Thread(target=self._watch_clients, name="client-watchdog", daemon=True)
             self._watchdog.start()

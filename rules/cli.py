@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="power-check",
         description="Compute MLPerf power results (W, J or mJ per query, kJ per training run, "
         "µJ per inference) from result folders; walks every PATH.",
+        epilog="Exit status: 2 if any input was unusable, else 1 if any result is invalid, else 0.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="a result folder or any tree containing them"

@@ -279,7 +279,8 @@ def test_cli_refuses_a_bad_config_in_one_sentence(tmp_path: Path, monkeypatch: p
     driver.write_text('[[analyzers]]\nname = "a"\ndriver = "no-such-meter"\n')
     status, _out, err = run_cli("--config", str(driver))
     assert status == 2 and err.startswith(
-        "power-director: analyzer could not start: no-such-meter: no analyzer driver"
+        f"power-director: {driver}: analyzer 'a' (key 'analyzers[0]', driver 'no-such-meter') could not start: "
+        "no-such-meter: no analyzer driver"
     )
     assert err.count("\n") == 1
 

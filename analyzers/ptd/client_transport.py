@@ -86,6 +86,10 @@ def connect_with_retries(
             sock = socket.create_connection(
                 (host, port), timeout=max(0.05, min(policy.attempt_timeout_s, remaining))
             )
+        except socket.gaierror as error:  # a name that does not resolve will not resolve on retry
+            raise AnalyzerConnectionError(
+                peer, f"cannot resolve the host {host!r}: {error.strerror or error}", "check the host name"
+            ) from None
         except OSError as error:
             last = _reason(error)
         else:

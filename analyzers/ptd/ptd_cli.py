@@ -28,6 +28,18 @@ INTERFACE_FLAGS = frozenset({"-n", "-g", "-y", "-U"})
 USAGE = f"usage: {PROG} [-l LOG] [-p PORT] [-c CH] [-b BOARD] [-D] [-n|-g|-y|-U] DEVICE_TYPE DEVICE_PORT"
 
 
+HELP = f"""{USAGE}
+
+PTDaemon's own command line, so the MLCommons reference director can launch {PROG} in its place.
+  DEVICE_TYPE   0: the simulated meter; Yokogawa (AC): {", ".join(str(t) for t in sorted(YOKOGAWA_AC_TYPES))};
+                Yokogawa (DC): {", ".join(str(t) for t in sorted(YOKOGAWA_DC_TYPES))}
+  DEVICE_PORT   the meter's serial port (or socket://host:port); ignored by the simulated meter
+  -l LOG        the data log (PTD sample lines)        -p PORT   TCP port (default {DEFAULT_PORT})
+  -c CH[,N]     channel, or first channel and count    -b BOARD  GPIB board (accepted, unused)
+  -D            a DC meter (DC-RL)                     -n|-g|-y|-U  interface (accepted as PTDaemon's)
+Exit status: 0 after SIGTERM/SIGINT, 2 for a bad command line or a meter that cannot be reached."""
+
+
 class CommandLineError(ValueError):
     """The sentence shown for a command line we cannot run."""
 
@@ -146,8 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["TZ"] = "UTC"
     if hasattr(time, "tzset"):
         time.tzset()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(arg in ("-h", "--help") for arg in args):
+        print(HELP)
+        return 0
     try:
-        command = parse_command_line(sys.argv[1:] if argv is None else argv)
+        command = parse_command_line(args)
         options = daemon_options(command)
         return run_daemon(options)
     except CommandLineError as error:

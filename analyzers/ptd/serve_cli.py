@@ -12,7 +12,7 @@ import sys
 from analyzers.ptd.daemon import DaemonOptions, run_daemon
 from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S
 from analyzers.ptd.wire import DEFAULT_PORT
-from analyzers.registry import DEFAULT_DRIVER
+from analyzers.registry import DEFAULT_DRIVER, driver_names
 
 
 class _OptionError(ValueError):
@@ -21,7 +21,11 @@ class _OptionError(ValueError):
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("serve", help="serve a power source over the PTDaemon protocol")
-    parser.add_argument("--driver", default=DEFAULT_DRIVER, help=f"driver name (default {DEFAULT_DRIVER})")
+    parser.add_argument(
+        "--driver",
+        default=DEFAULT_DRIVER,
+        help=f"driver: {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+    )
     parser.add_argument("--device", default="", help="device: port, URL, GPU index (driver-specific)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     # Numbers are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.

@@ -104,6 +104,13 @@ def check_device_type(server: SessionRecord, policy: CompliancePolicy) -> Check:
         )
     device = config.get("device_type")
     supported = sorted(set(policy.analyzers.values()))
+    if device is None:
+        return Check(
+            "ptd.device_type",
+            policy.verdict("unlisted_analyzer"),
+            f"{server.path}: ptd_config records no PTD device type (for a ptd:// analyzer, set "
+            "`device_type` in the director's configuration)",
+        )
     if device not in supported:
         return Check(
             "ptd.device_type",

@@ -46,13 +46,13 @@ def check_gap(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check
 
 
 def check_sentinels(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check:
-    count = stats.sentinel_errors + stats.sentinel_missed
+    count = stats.sentinel_errors + stats.sentinel_missed + stats.non_positive
     if count:
         return Check(
             "samples.sentinels",
             policy.verdict("sentinels_in_window"),
-            f"{where}: {stats.sentinel_errors} error (-1) and {stats.sentinel_missed} missed (-2) samples inside the "
-            "window (dropped from the MLPerf mean)",
+            f"{where}: {stats.sentinel_errors} error (-1), {stats.sentinel_missed} missed (-2) and "
+            f"{stats.non_positive} zero or negative samples inside the window (dropped from the MLPerf mean)",
         )
     return Check("samples.sentinels", Verdict.PASS, f"{where}: no -1/-2 sentinel inside the window")
 

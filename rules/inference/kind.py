@@ -145,6 +145,20 @@ class InferenceKind:
                 f"{run / SAMPLE_LOG}: {stats.sentinel_errors} error (-1) and "
                 f"{stats.sentinel_missed} missed (-2) samples inside the window were not counted"
             )
+        if stats.non_positive:
+            result.notes.append(
+                f"{run / SAMPLE_LOG}: {stats.non_positive} zero or negative readings inside the window "
+                "were not counted (MLPerf counts Watts > 0 only)"
+            )
+        if _cut_short(run / SAMPLE_LOG):
+            result.notes.append(
+                f"{run / SAMPLE_LOG}: the last line has no line end, so the file may be cut short; "
+                "that line was read as it stands"
+            )
+        if offset is None and _unreadable_client_json(directory) is not None:
+            result.notes.append(
+                f"{_unreadable_client_json(directory)}; no clock offset was applied to the LoadGen window"
+            )
         if stats.avg_power_w is None:
             result.errors.append(
                 f"{run / SAMPLE_LOG}: no sample lies inside the power window "
@@ -252,6 +266,28 @@ def _run_date(log: LoadgenLog, begin_ns: int) -> dt.date:
         except ValueError:
             pass
     return dt.datetime.fromtimestamp(begin_ns / 1e9, tz=dt.timezone.utc).date()
+
+
+def _cut_short(path: Path) -> bool:
+    """A sample log whose last byte is not a line end (a copy or a write that stopped early)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) not in (b"\n", b"\r")
+
+
+def _unreadable_client_json(directory: Path) -> str | None:
+    """The sentence for a `power/client.json` that is there but cannot be read, else None."""
+    path = directory / "power" / "client.json"
+    if not path.is_file():
+        return None
+    try:
+        read_session_record(path)
+    except SessionFileError as error:
+        return str(error)
+    return None
 
 
 def _clock_offset(directory: Path) -> ClockOffset | None:

@@ -29,6 +29,8 @@ class WindowStats:
     longest_gap_s: float | None
     sentinel_errors: int
     sentinel_missed: int
+    non_positive: int = 0
+    """Readings (not sentinels) of zero or negative watts inside the window, which MLPerf drops."""
 
     @property
     def window_s(self) -> float:
@@ -81,6 +83,7 @@ def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
         longest_gap_s=longest_gap,
         sentinel_errors=int(np.count_nonzero(flags == SAMPLE_ERROR)),
         sentinel_missed=int(np.count_nonzero(flags == SAMPLE_MISSED)),
+        non_positive=int(np.count_nonzero(trace.valid_mask()[inside] & (watts <= 0))),
     )
 
 
