@@ -38,7 +38,11 @@ class ReadOptionError(ValueError):
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("read", help="print live samples from a power source (wiring check)")
+    parser = subparsers.add_parser(
+        "read",
+        help="print live samples from a power source (wiring check)",
+        epilog="Exit status: 0 done, 2 a bad option or a device that cannot be read, 130 interrupted.",
+    )
     parser.add_argument(
         "--driver",
         default=DEFAULT_DRIVER,

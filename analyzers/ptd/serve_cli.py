@@ -20,7 +20,11 @@ class _OptionError(ValueError):
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("serve", help="serve a power source over the PTDaemon protocol")
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a power source over the PTDaemon protocol",
+        epilog="Exit status: 0 after SIGTERM/SIGINT, 2 a bad option, a device that cannot be used or a port in use.",
+    )
     parser.add_argument(
         "--driver",
         default=DEFAULT_DRIVER,
