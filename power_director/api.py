@@ -18,6 +18,10 @@ API_PREFIX = "/v1"
 CLIENT_PROTOCOL = "joulebench/power client v1"
 SERVER_PROTOCOL = "joulebench/power server v1"
 LABEL_PATTERN = r"^[-_A-Za-z0-9]{1,64}$"
+MAX_VOLTS = 100_000.0
+MAX_AMPS = 100_000.0
+MAX_RESULT_INDEX = 1000  # MLPerf Training asks for 5 to 10 runs
+MAX_EPOCH_NS = 2**63 - 1
 
 Mode = Literal["ranging", "testing"]
 MarkEvent = Literal["begin", "end"]
@@ -80,8 +84,9 @@ class PhaseStamp(BaseModel):
 class PhaseStart(BaseModel):
     """Optional known ranges: testing without ranging (the result is then not submission-valid)."""
 
-    max_volts: float | None = Field(default=None, gt=0)
-    max_amps: float | None = Field(default=None, gt=0)
+    # Finite and physical: no meter the PTD protocol drives ranges above these.
+    max_volts: float | None = Field(default=None, gt=0, le=MAX_VOLTS, allow_inf_nan=False)
+    max_amps: float | None = Field(default=None, gt=0, le=MAX_AMPS, allow_inf_nan=False)
 
 
 class PhaseStarted(BaseModel):
@@ -192,9 +197,9 @@ class TrainingExport(BaseModel):
     recording. One node file per analyzer, or per channel of each analyzer with `per_channel`."""
 
     mode: Mode | None = "testing"
-    begin_ns: int | None = None
-    end_ns: int | None = None
-    result_index: int = Field(default=1, ge=0)
+    begin_ns: int | None = Field(default=None, ge=0, le=MAX_EPOCH_NS)
+    end_ns: int | None = Field(default=None, ge=0, le=MAX_EPOCH_NS)
+    result_index: int = Field(default=1, ge=0, le=MAX_RESULT_INDEX)
     per_channel: bool = False
 
 

@@ -186,7 +186,7 @@ class Director:
         if session_id in self.stored:
             return self.stored[session_id].folder
         folder = self.sessions_dir / session_id
-        if _SESSION_ID.match(session_id) and folder.is_dir():
+        if _SESSION_ID.match(session_id) and folder.is_dir() and not folder.is_symlink():
             return folder
         raise NotFound(f"no session {session_id!r} on this director")
 

@@ -71,6 +71,9 @@ def scan(sessions_dir: Path) -> tuple[list[StoredSession], list[str]]:
     if not sessions_dir.is_dir():
         return found, problems
     for folder in sorted(p for p in sessions_dir.iterdir() if p.is_dir()):
+        if folder.is_symlink():  # it may point anywhere: a session folder is never a link
+            problems.append(f"{folder}: a symbolic link, not a session folder; not served")
+            continue
         if not (folder / SESSION_FILE).exists():
             continue  # a folder of a director before session records: still served by id
         try:

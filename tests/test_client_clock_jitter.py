@@ -3,17 +3,20 @@
 The relay forwards what it reads in each direction after a random delay of its own per chunk, in
 order, as a path with per-packet delay does. Director and client share this machine's clock, so the
 true offset is 0 and every estimate's error is the estimate itself. With the director's reply in one
-segment (`power_director.http_protocol`) the error stays under 1 ms in nearly every measurement; the
-± bound must cover every one.
+segment (`power_director.http_protocol`) and the client's default 32 rounds, the error stays under
+1 ms in nearly every measurement (measured: max 0.56–0.69 ms; 1.64 ms with uvicorn's two segments);
+the ± bound must cover every one. The relay runs in a process of its own, as a network would.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import random
 import socket
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from test_director_support import TOKEN, director_config, running_director
@@ -23,7 +26,7 @@ from power_client.clock_offset import measure_offset
 from power_client.session_client import DirectorClient
 
 MEASUREMENTS = 40
-ROUNDS = 8
+ROUNDS = 32  # the client's default (--rounds)
 
 
 class JitterRelay:
@@ -89,19 +92,32 @@ class JitterRelay:
         threading.Thread(target=send, daemon=True).start()
 
 
+def _serve_relay(target: int, report: Connection) -> None:
+    """In a process of its own, as a network is: its threads must not wait on the test's GIL."""
+    relay = JitterRelay(target)
+    report.send(relay.port)
+    threading.Event().wait()
+
+
 def test_the_offset_holds_within_a_millisecond_under_20_ms_jitter(tmp_path: Path) -> None:
     config = director_config(tmp_path / "data", {"name": "sim", "driver": "simulated"})
     with running_director(config) as running:
-        relay = JitterRelay(running.port)
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        relay = context.Process(target=_serve_relay, args=(running.port, theirs), daemon=True)
+        relay.start()
         try:
-            with DirectorClient(f"http://127.0.0.1:{relay.port}", TOKEN, SystemClock()) as director:
+            assert ours.poll(60), "the relay did not start"
+            port = ours.recv()
+            with DirectorClient(f"http://127.0.0.1:{port}", TOKEN, SystemClock()) as director:
                 estimates = [measure_offset(director.time_round, ROUNDS) for _ in range(MEASUREMENTS)]
         finally:
-            relay.close()
+            relay.kill()
+            relay.join()
     errors_ms = sorted(abs(e.offset_s) * 1e3 for e in estimates)
-    print(
-        f"\nerror under 20 ± 5 ms jitter: median {errors_ms[len(errors_ms) // 2]:.3f} ms, max {errors_ms[-1]:.3f} ms"
-    )
+    over = sum(error > 1.0 for error in errors_ms)
+    median, largest = errors_ms[len(errors_ms) // 2], errors_ms[-1]
+    print(f"\nerror under 20 ± 5 ms jitter: median {median:.3f} ms, max {largest:.3f} ms, {over} over 1 ms")
     assert sum(error <= 1.0 for error in errors_ms) >= 0.95 * MEASUREMENTS
     assert all(abs(e.offset_s) <= e.uncertainty_s for e in estimates)
     assert all(e.min_delay_ns >= 30_000_000 for e in estimates)  # the relay's delay is really there

@@ -7,10 +7,10 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from power_director.api import FileEntry, FileList
-from power_director.artifacts.files import UnsafePath, list_files, resolve_inside, write_archive
+from power_director.artifacts.files import InvalidPath, UnsafePath, list_files, resolve_inside, write_archive
 from power_director.auth import require_token
 from power_director.deps import DirectorDep
-from power_director.errors import NotFound
+from power_director.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/sessions", tags=["files"], dependencies=[Depends(require_token)])
 
@@ -27,6 +27,8 @@ def get_file(session_id: str, path: str, director: DirectorDep) -> FileResponse:
     folder = director.session_folder(session_id)
     try:
         target = resolve_inside(folder, path)
+    except InvalidPath as error:
+        raise BadRequest(str(error)) from None
     except UnsafePath as error:
         raise NotFound(str(error)) from None
     return FileResponse(target, media_type="application/octet-stream")
