@@ -11,9 +11,14 @@ missing a channel block) are skipped and reported with their line number; blank 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -164,17 +169,35 @@ def _first_sample_line(path: Path) -> str | None:
             probe = probe[probe.rfind(b"\n") + 1 :] + more
 
 
+def _utf8_lines_only(path: Path) -> tuple[bytes, list[SkippedLine]]:
+    """The file with every line that is not UTF-8 text blanked (line numbers kept), and those lines."""
+    kept: list[bytes] = []
+    skipped: list[SkippedLine] = []
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            skipped.append(SkippedLine(number, "bytes that are not UTF-8 text"))
+            line = b""
+        kept.append(line)
+    return b"\n".join(kept), skipped
+
+
 def _column_name(index: int) -> str:
     return f"f{index}"
 
 
 def _read_table(
-    path: Path, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool, detail: bool
+    path: Path | io.BytesIO, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool, detail: bool
 ) -> tuple[pa.Table, list[SkippedLine]]:
     skipped: list[SkippedLine] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        if row.text.strip():
+        try:
+            text = row.text
+        except UnicodeDecodeError:  # pyarrow decodes the row for us; undecodable means damaged
+            text = "?"
+        if text.strip():
             reason = f"{row.actual_columns} fields, expected {row.expected_columns}"
             skipped.append(SkippedLine(row.number, reason))
         return "skip"
@@ -193,7 +216,45 @@ def _read_table(
     column_types.update({_column_name(i): pa.string() for i in strings})
     if layout.mark is not None:
         column_types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
-    table = pacsv.read_csv(
+    with _undecodable_rows_raise():
+        table = _read_csv(path, layout, column_types, use_threads, on_invalid_row)
+    return table, skipped
+
+
+@contextlib.contextmanager
+def _undecodable_rows_raise() -> Iterator[None]:
+    """pyarrow decodes an invalid row's text before it calls our handler, and a row that is not UTF-8
+    fails there, inside pyarrow, where the error can only be printed ("Exception ignored in …") and
+    the read then ends with ArrowInvalid. Catch it instead, and raise it as the UnicodeDecodeError it
+    is, so the caller reads the file again with those lines blanked (`_utf8_lines_only`)."""
+    caught: list[BaseException] = []
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            caught.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    except pa.ArrowInvalid:
+        if caught:
+            raise caught[0] from None
+        raise
+    finally:
+        sys.unraisablehook = previous
+
+
+def _read_csv(
+    path: Path | io.BytesIO,
+    layout: SplLayout,
+    column_types: dict[str, pa.DataType],
+    use_threads: bool,
+    on_invalid_row: Callable[[pacsv.InvalidRow], str],
+) -> pa.Table:
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
             column_names=[_column_name(i) for i in range(layout.field_count)],
@@ -208,7 +269,6 @@ def _read_table(
             quoted_strings_can_be_null=False,
         ),
     )
-    return table, skipped
 
 
 def _table_line_numbers(row_count: int, skipped: list[SkippedLine]) -> np.ndarray | None:
@@ -293,9 +353,16 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
             # pyarrow numbers rows only when reading on one thread: re-read the (rare) damaged file so
             # every skipped line can be named.
             table, skipped = _read_table(path, layout, pa.float64(), False, detail)
-    except pa.ArrowInvalid:
-        # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
-        table, skipped = _read_table(path, layout, pa.string(), False, detail)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        try:
+            # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
+            table, skipped = _read_table(path, layout, pa.string(), False, detail)
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            # Bytes that are not UTF-8 text (a copy gone wrong, another encoding): those lines are
+            # blanked, and named, and the rest is read as it is.
+            cleaned, undecodable = _utf8_lines_only(path)
+            table, skipped = _read_table(io.BytesIO(cleaned), layout, pa.string(), False, detail)
+            skipped = sorted(skipped + undecodable, key=lambda s: s.line or 0)
 
     is_sample = _first_field_is(table, "Time")
     time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])

@@ -12,10 +12,13 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rules.compliance.junit import write_junit
 from rules.compliance.report import report_lines
@@ -107,13 +110,31 @@ def _check_one(directory: Path, kind: ResultKind, ruleset: str | None) -> CheckR
     try:
         # A rule set of another kind (e.g. a training one while walking inference folders) does not apply.
         applies = not ruleset or get_ruleset(ruleset).kind in ("", kind.name)
-        return kind.check(directory, ruleset if applies else None)
+        # Numerical trouble (an overflow, a mean of nothing) is a note on the result, not stderr noise.
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            result = kind.check(directory, ruleset if applies else None)
+        for warning in {str(w.message) for w in caught}:
+            result.notes.append(f"{directory}: numerical warning while computing the result: {warning}")
+        return _valid_only_if_finite(result)
     except InputError as error:
         return Unusable(str(directory), kind.name, str(error))
     except (
         Exception
     ) as error:  # a bug must not end the walk or show a traceback; it is reported as a sentence
         return Unusable(str(directory), kind.name, f"{directory}: unexpected {type(error).__name__}: {error}")
+
+
+def _valid_only_if_finite(result: CheckResult) -> CheckResult:
+    """No result is VALID without a finite, positive metric, whatever its inputs held."""
+    value = result.value
+    if result.valid and (value is None or not math.isfinite(value) or value <= 0):
+        result.valid = False
+        result.errors.append(
+            f"{result.path}: the metric is {value} {result.unit}, not a finite positive number: "
+            "its logs hold non-finite or out-of-range values"
+        )
+    return result
 
 
 def _json_safe(value: Any) -> Any:

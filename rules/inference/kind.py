@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analyzers.spl import SplFormatError, SplReadResult, read_spl
 from rules.compliance.runner import InferenceEvidence, judge_inference
 from rules.compliance.session_files import ClockOffset, SessionFileError, read_session_record
@@ -147,8 +149,8 @@ class InferenceKind:
             )
         if stats.non_positive:
             result.notes.append(
-                f"{run / SAMPLE_LOG}: {stats.non_positive} zero or negative readings inside the window "
-                "were not counted (MLPerf counts Watts > 0 only)"
+                f"{run / SAMPLE_LOG}: {stats.non_positive} zero, negative or infinite readings inside the "
+                "window were not counted (MLPerf counts Watts > 0 only)"
             )
         if _cut_short(run / SAMPLE_LOG):
             result.notes.append(
@@ -197,7 +199,12 @@ def _attach_uncertainty(
     offset: ClockOffset | None,
 ) -> None:
     trace = samples.trace
-    inside = (trace.time_ns > stats.begin_ns) & (trace.time_ns < stats.end_ns) & (trace.watts > 0)
+    inside = (
+        (trace.time_ns > stats.begin_ns)
+        & (trace.time_ns < stats.end_ns)
+        & (trace.watts > 0)
+        & np.isfinite(trace.watts)
+    )
     budget = power_uncertainty(
         trace.watts[inside],
         stats.window_s,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, Trace
+from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 NS_PER_S = 1_000_000_000
 
@@ -30,7 +30,7 @@ class WindowStats:
     sentinel_errors: int
     sentinel_missed: int
     non_positive: int = 0
-    """Readings (not sentinels) of zero or negative watts inside the window, which MLPerf drops."""
+    """Readings (not sentinels) inside the window that are no power: zero, negative or infinite watts."""
 
     @property
     def window_s(self) -> float:
@@ -55,12 +55,14 @@ class WindowStats:
 def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
     inside = (trace.time_ns > begin_ns) & (trace.time_ns < end_ns)
     watts = trace.watts[inside]
-    counted = watts > 0  # NaN (sentinel) compares False, as do the zero/negative lines MLPerf drops
+    # NaN (sentinel) compares False, as do the zero/negative lines MLPerf drops; an infinite reading is
+    # no measurement either (it would make the mean infinite), so it is dropped too, and counted.
+    counted = (watts > 0) & np.isfinite(watts)
     samples = int(np.count_nonzero(counted))
     avg = float(watts[counted].mean()) if samples else None
     flags = trace.flags[inside]
 
-    valid = trace.valid_mask() & (trace.watts > 0)
+    valid = trace.valid_mask() & (trace.watts > 0) & np.isfinite(trace.watts)
     valid_times = trace.time_ns[valid]
     valid_watts = trace.watts[valid]
     energy = _integrate(valid_times, valid_watts, begin_ns, end_ns)
@@ -83,7 +85,7 @@ def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
         longest_gap_s=longest_gap,
         sentinel_errors=int(np.count_nonzero(flags == SAMPLE_ERROR)),
         sentinel_missed=int(np.count_nonzero(flags == SAMPLE_MISSED)),
-        non_positive=int(np.count_nonzero(trace.valid_mask()[inside] & (watts <= 0))),
+        non_positive=int(np.count_nonzero((flags == SAMPLE_OK) & ((watts <= 0) | np.isinf(watts)))),
     )
 
 

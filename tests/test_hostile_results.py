@@ -1,0 +1,97 @@
+"""Result folders with impossible numbers: never VALID without a finite metric, nothing on stderr.
+
+Copies of the public fixtures with one kind of damage each: an infinite reading in `spl.txt` (dropped,
+noted, the rest still measured), NaN energy samples in an EnergyRunner trace, and a training
+`power_reading` of 1.8e308 W (an overflow to infinity). Run as a user would: `power-check` in a
+process of its own, its stderr read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def power_check(folder: Path) -> tuple[int, dict[str, object], str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "rules.cli", "--json", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, json.loads(done.stdout)[0], done.stderr
+
+
+def test_an_infinite_reading_is_dropped_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "inference"
+    shutil.copytree(DATA / "inference" / "v2.0-nvidia-orin-resnet50-singlestream", folder)
+    spl = folder / "run_1" / "spl.txt"
+    lines = spl.read_text().splitlines()
+    fields = lines[300].split(",")
+    fields[3] = "inf"
+    lines[300] = ",".join(fields)
+    spl.write_text("\n".join(lines) + "\n")
+    _status, result, stderr = power_check(folder)
+    assert stderr == ""
+    assert isinstance(result["value"], float) and np.isfinite(result["value"])
+    assert (
+        f"{spl}: 1 zero, negative or infinite readings inside the window were not counted (MLPerf counts Watts > 0 only)"
+        in result["notes"]
+    )  # type: ignore[operator]
+
+
+def test_nan_energy_samples_make_a_tiny_result_invalid(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    shutil.copytree(DATA / "tiny" / "v1.0-octoml-l4r5zi-cmsis-ad-energy", folder)
+    trace = folder / "trace1-energy.bin"
+    raw = trace.read_bytes()
+    energy = np.frombuffer(raw[1:], dtype="<f4").copy()
+    energy[1::997] = np.nan
+    trace.write_bytes(raw[:1] + energy.tobytes())
+    status, result, stderr = power_check(folder)
+    assert status == 1 and stderr == ""
+    assert result["valid"] is False and result["value"] is None
+    assert result["errors"] == [
+        f"{folder}: the metric is nan uJ/inference, not a finite positive number: its logs hold non-finite or out-of-range values"
+    ]
+
+
+def test_overflowing_training_readings_make_the_result_invalid_without_warnings(tmp_path: Path) -> None:
+    folder = tmp_path / "training"
+    shutil.copytree(DATA / "training" / "v4.0-smc-dc-1x-h100-llama2_70b_lora", folder)
+    # In two runs: the Olympic mean drops one run at each end, so one infinite run alone would go.
+    runs = sorted(path for path in (folder / "power").iterdir() if path.is_dir())
+    for run in runs[:2]:
+        node_log = sorted(run.rglob("*.txt"))[0]
+        text = node_log.read_text()
+        first = text.index('"key": "power_reading", "value": ') + len('"key": "power_reading", "value": ')
+        end = text.index(",", first)
+        node_log.write_text(text[:first] + "1.7976931348623157e308" + text[end:])
+    status, result, stderr = power_check(folder)
+    assert status == 1 and stderr == ""
+    assert result["valid"] is False
+    assert result["errors"] == [
+        f"{folder}: the metric is inf kJ, not a finite positive number: its logs hold non-finite or out-of-range values"
+    ]
+
+
+def test_bytes_that_are_not_utf8_are_a_named_skipped_line_not_a_traceback(tmp_path: Path) -> None:
+    folder = tmp_path / "inference"
+    shutil.copytree(DATA / "inference" / "v2.0-nvidia-orin-resnet50-singlestream", folder)
+    spl = folder / "run_1" / "spl.txt"
+    damaged = bytearray(spl.read_bytes())
+    at = damaged.index(b",Volts,", 60_000)
+    damaged[at] = 0xAC  # one field fewer, and a byte no UTF-8 text has
+    spl.write_bytes(bytes(damaged))
+    line = damaged[:at].count(b"\n") + 1
+    _status, result, stderr = power_check(folder)
+    assert stderr == ""
+    assert f"{spl}:{line}: skipped line (bytes that are not UTF-8 text)" in result["notes"]  # type: ignore[operator]
+    assert isinstance(result["value"], float) and result["samples"] == 599
