@@ -22,6 +22,8 @@ from rules.errors import InputError
 
 ENERGY_FILE = "trace1-energy.bin"
 TIMESTAMPS_FILE = "trace1-timestamps.json"
+MAX_TRACE_S = 86_400.0
+"""A day: EnergyRunner traces last seconds to minutes; a timestamp past this is damage, not data."""
 LOG_FILE = "log.txt"
 RESULTS_FILE = "results.txt"
 
@@ -78,6 +80,11 @@ def read_timestamps(path: Path) -> np.ndarray:
     ):
         raise InputError(path, "is not a JSON list of numbers")
     times = np.asarray(raw, dtype=np.float64)
+    if not np.all(np.isfinite(times)) or np.any(times < 0) or np.any(times > MAX_TRACE_S):
+        bad = int(np.flatnonzero(~np.isfinite(times) | (times < 0) | (times > MAX_TRACE_S))[0])
+        raise InputError(
+            path, f"timestamp {bad + 1} is {raw[bad]!r}: not a time within a trace (0 to {MAX_TRACE_S:g} s)"
+        )
     if np.any(np.diff(times) < 0):
         raise InputError(path, "timestamps are not in increasing order")
     return times

@@ -81,6 +81,10 @@ def read_result_log(path: Path) -> tuple[list[MllogEvent], list[str]]:
     return events, notes
 
 
+MAX_TIME_MS = 7_258_118_400_000
+"""2200-01-01 UTC: a `time_ms` past it (or before 1970) is no time a run was logged at."""
+
+
 def _decode_line(raw: bytes, number: int) -> MllogEvent | None:
     """The MLLOG record on one line, or None when it is not a complete, well-formed record."""
     start = raw.find(MARKER)
@@ -92,6 +96,8 @@ def _decode_line(raw: bytes, number: int) -> MllogEvent | None:
         return None
     if not isinstance(record, dict) or not isinstance(key, str) or not isinstance(time_ms, int | float):
         return None
+    if isinstance(time_ms, bool) or not 0 <= time_ms <= MAX_TIME_MS:  # NaN fails this too
+        return None  # not a time of this era: a damaged line, counted with the malformed ones
     return MllogEvent(
         key=key,
         time_ns=_ms_to_ns(time_ms),
