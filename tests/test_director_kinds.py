@@ -11,6 +11,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,18 +108,20 @@ def test_in_process_driver_session_checked_by_power_check(tmp_path: Path) -> Non
     assert result["ranging_avg_power_w"] == pytest.approx(300.0, rel=0.02)
 
 
+def launched_analyzer(port: int, **launch: Any) -> dict[str, Any]:
+    """`power-analyzer-ptd` over the simulated meter (PTD device type 0), launched per session."""
+    settings = {
+        "executable": str(PTD_EXECUTABLE),
+        "device_type": 0,
+        "device_port": "dummy",
+        "network_port": port,
+    }
+    return {"name": "wt333", "launch": {**settings, **launch}}
+
+
 def test_launched_daemon_session(tmp_path: Path) -> None:
     port = free_port()
-    analyzer = {
-        "name": "wt333",
-        "launch": {
-            "executable": str(PTD_EXECUTABLE),
-            "device_type": 0,
-            "device_port": "dummy",
-            "network_port": port,
-            "channel": [1, 3],
-        },
-    }
+    analyzer = launched_analyzer(port, channel=[1, 3])
     with running_director(director_config(tmp_path / "data", analyzer)) as running:
         replies = run_session(running, "launched")
     folder = tmp_path / "data" / "sessions" / replies["session_id"]

@@ -47,20 +47,29 @@ def test_an_infinite_reading_is_dropped_with_a_note(tmp_path: Path) -> None:
     )  # type: ignore[operator]
 
 
-def test_nan_energy_samples_make_a_tiny_result_invalid(tmp_path: Path) -> None:
-    folder = tmp_path / "tiny"
-    shutil.copytree(DATA / "tiny" / "v1.0-octoml-l4r5zi-cmsis-ad-energy", folder)
-    trace = folder / "trace1-energy.bin"
-    raw = trace.read_bytes()
-    energy = np.frombuffer(raw[1:], dtype="<f4").copy()
-    energy[1::997] = np.nan
-    trace.write_bytes(raw[:1] + energy.tobytes())
-    status, result, stderr = power_check(folder)
-    assert status == 1 and stderr == ""
-    assert result["valid"] is False and result["value"] is None
-    assert result["errors"] == [
-        f"{folder}: the metric is nan uJ/inference, not a finite positive number: its logs hold non-finite or out-of-range values"
-    ]
+def test_impossible_energy_samples_make_a_tiny_folder_unusable_with_the_sample_named(tmp_path: Path) -> None:
+    for damage in ("nan", "-inf", "-3.4e38"):
+        folder = tmp_path / f"tiny{damage}"
+        shutil.copytree(DATA / "tiny" / "v1.0-octoml-l4r5zi-cmsis-ad-energy", folder)
+        trace = folder / "trace1-energy.bin"
+        raw = trace.read_bytes()
+        energy = np.frombuffer(raw[1:], dtype="<f4").copy()
+        energy[1::997] = np.float32(damage)
+        trace.write_bytes(raw[:1] + energy.tobytes())
+        status, _result, stderr = power_check(folder)
+        assert status == 2 and stderr.startswith(f"power-check: {trace}: window 1 holds "), (damage, stderr)
+        assert "energy sample(s) that are negative or not finite (first: sample " in stderr
+
+
+def test_an_absurd_training_scaling_factor_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "training"
+    shutil.copytree(DATA / "training" / "v4.0-smc-dc-1x-h100-llama2_70b_lora", folder)
+    (folder / "scaling.json").write_text('{"scaling_factor": 1.2e22}')
+    status, _result, stderr = power_check(folder)
+    assert status == 2
+    assert stderr == (
+        f"power-check: {folder / 'scaling.json'}: scaling_factor 1.2e+22 is not a number above 0 and at most 100\n"
+    )
 
 
 def test_overflowing_training_readings_make_the_result_invalid_without_warnings(tmp_path: Path) -> None:

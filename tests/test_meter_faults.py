@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from test_client_support import workload_command
 from test_director_faults import daemon_process
-from test_director_kinds import PTD_EXECUTABLE
+from test_director_kinds import launched_analyzer
 from test_director_support import RunningDirector, director_config_many, free_port, running_director
 from test_ptd_client_support import ScriptedPtd, line, ptd_1_9_answer
 from test_session_endings import client_argv, client_process, wait_for
@@ -228,15 +228,7 @@ def test_the_progress_line_never_shows_an_old_reading_as_current() -> None:
 
 def test_a_launched_daemon_that_dies_is_not_restarted_and_its_console_is_kept(tmp_path: Path) -> None:
     port = free_port()
-    analyzer = {
-        "name": "wt333",
-        "launch": {
-            "executable": str(PTD_EXECUTABLE),
-            "device_type": 0,
-            "device_port": "dummy",
-            "network_port": port,
-        },
-    }
+    analyzer = launched_analyzer(port)
     with running_director(director_config_many(tmp_path / "data", [analyzer])) as running:
         session_id = running.create_session("launched")["session_id"]
         running.ok("POST", f"/sessions/{session_id}/testing/start", {"max_volts": 250, "max_amps": 2})

@@ -86,6 +86,13 @@ def from_energy_samples(
                 f"window {k} [{begin} s, {end} s) is samples [{first}, {stop}) of a {len(energy_uj)}-sample trace"
             )
         part = energy_uj[first:stop]
+        impossible = np.flatnonzero(~np.isfinite(part) | (part < 0))
+        if len(impossible):
+            at = first + int(impossible[0])
+            raise ValueError(
+                f"window {k} holds {len(impossible)} energy sample(s) that are negative or not finite "
+                f"(first: sample {at}, {float(energy_uj[at])!r} µJ); energy is never negative"
+            )
         energy = math.fsum(part.tolist())
         meter = None if meter_accuracy is None else abs(energy) * meter_accuracy / SQRT3
         edges = math.hypot(float(part[0]), float(part[-1])) / SQRT12

@@ -63,6 +63,11 @@ def scan(directory: Path) -> TrainingFolder:
     return TrainingFolder(directory, runs, notes)
 
 
+MAX_SCALING_FACTOR = 100.0
+"""MLPerf Training's scaling factors stretch a result for borrowed hyperparameters; published ones lie
+between 1 and 2. One above 100 is damage, not a rule."""
+
+
 def scaling_factor(directory: Path) -> tuple[float, str]:
     """`scaling_factor` from `scaling.json`, with a note saying where it came from."""
     path = directory / "scaling.json"
@@ -76,9 +81,11 @@ def scaling_factor(directory: Path) -> tuple[float, str]:
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or value <= 0
+        or not 0 < value <= MAX_SCALING_FACTOR
     ):
-        raise InputError(path, f"scaling_factor {value!r} is not a positive number")
+        raise InputError(
+            path, f"scaling_factor {value!r} is not a number above 0 and at most {MAX_SCALING_FACTOR:g}"
+        )
     return float(value), f"scaling factor {value:.10g} from scaling.json"
 
 
