@@ -218,7 +218,7 @@ def test_dropped_samples_and_cut_short_files_are_noted(tmp_path: Path) -> None:
     )
     result = json.loads(done.stdout)[0]
     assert (
-        f"{spl}: 1 zero, negative or infinite readings inside the window were not counted (MLPerf counts Watts > 0 only)"
+        f"{spl}: 1 zero, negative, infinite or implausible (over 1e+07 W) readings inside the window were not counted"
         in result["notes"]
     )
     assert (
@@ -232,7 +232,7 @@ def test_dropped_samples_and_cut_short_files_are_noted(tmp_path: Path) -> None:
     sentinels = next(c for c in result["checks"] if c["id"] == "samples.sentinels")
     assert (
         sentinels["verdict"] == "WARN"
-        and "1 zero, negative or infinite samples inside the window" in sentinels["message"]
+        and "1 zero, negative, infinite or implausible samples inside the window" in sentinels["message"]
     )
 
 

@@ -147,6 +147,7 @@ def test_training_and_tiny_minimums(capsys: pytest.CaptureFixture[str]) -> None:
     assert _verdicts(training) == {
         "training.readings": "PASS",
         "training.sampling_rate": "WARN",
+        "training.coverage": "PASS",  # every node log's readings span its run
         "training.runs": "PASS",  # llama2_70b_lora needs 10 runs; the folder has 10
     }
     assert "10 of 10 node logs read power slower than 1 Hz" in training["checks"][1]["message"]
@@ -174,10 +175,17 @@ def test_training_run_count_follows_the_benchmark() -> None:
 
 def test_training_log_with_too_few_readings_fails() -> None:
     policy = policy_for(get_ruleset("mlperf-training-v4.0"))
-    count, rate = check_training_readings([NodeReadings("run_1/node_0.txt", 59, 59.0)], policy)
+    count, rate, coverage = check_training_readings([NodeReadings("run_1/node_0.txt", 59, 59.0)], policy)
     assert count.verdict is Verdict.FAIL
     assert count.message == "1 of 1 node logs hold under 60 readings, e.g. run_1/node_0.txt: 59"
-    assert rate.verdict is Verdict.PASS
+    assert rate.verdict is Verdict.PASS and coverage.verdict is Verdict.PASS
+    [*_, cut] = check_training_readings(
+        [NodeReadings("run_1/node_0.txt", 600, 600.0, uncovered_s=42.5)], policy
+    )
+    assert cut.verdict is Verdict.FAIL and cut.message == (
+        "1 of 1 node logs do not cover their run: run_1/node_0.txt misses 42.5 s of it (limit 5 s); "
+        "its readings end early or start late"
+    )
 
 
 def test_list_rulesets_includes_every_family(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,8 @@ class NodeReadings:
     name: str
     readings: int
     window_s: float
+    uncovered_s: float = 0.0
+    """How much of the run (run_start to run_stop) lies before its first reading or after its last."""
 
     @property
     def rate_hz(self) -> float:
@@ -55,7 +57,23 @@ def check_training_readings(nodes: Sequence[NodeReadings], policy: CompliancePol
             Verdict.PASS,
             f"every node log reads at ≥ {rules.min_rate_hz:g} Hz (slowest {slowest.rate_hz:.3f} Hz)",
         )
-    return [count, rate]
+    return [count, rate, _coverage(nodes, rules.max_uncovered_s)]
+
+
+def _coverage(nodes: Sequence[NodeReadings], limit_s: float) -> Check:
+    """A node log that starts after the run or ends before it (a copy cut short) measured part of it."""
+    short = [n for n in nodes if n.uncovered_s > limit_s]
+    if short:
+        worst = max(short, key=lambda n: n.uncovered_s)
+        return Check(
+            "training.coverage",
+            Verdict.FAIL,
+            f"{len(short)} of {len(nodes)} node logs do not cover their run: {worst.name} misses "
+            f"{worst.uncovered_s:.1f} s of it (limit {limit_s:g} s); its readings end early or start late",
+        )
+    return Check(
+        "training.coverage", Verdict.PASS, f"every node log's readings span its run (within {limit_s:g} s)"
+    )
 
 
 def check_training_runs(benchmark: str, runs: int, policy: CompliancePolicy) -> Check:

@@ -34,6 +34,8 @@ class TrainingMinimums:
     min_node_readings: int = 60
     min_rate_hz: float = 1.0
     rate_verdict: Verdict = Verdict.FAIL
+    max_uncovered_s: float = 5.0
+    """A node log may start or end this much inside its run (five readings at 1 Hz), no more."""
     # Runs a benchmark result needs, by benchmark name with `default`; empty = the rule set sets none.
     required_runs: Mapping[str, int] = field(default_factory=dict)
 
@@ -132,6 +134,7 @@ def policy_for(ruleset: Ruleset) -> CompliancePolicy:
             min_node_readings=int(training.get("min_node_readings", 60)),
             min_rate_hz=float(training.get("min_rate_hz", 1.0)),
             rate_verdict=Verdict.parse(str(training.get("rate_verdict", "FAIL"))),
+            max_uncovered_s=float(training.get("max_uncovered_s", 5.0)),
             required_runs={str(k): int(v) for k, v in dict(training.get("required_runs", {})).items()},
         ),
         tiny=TinyMinimums(

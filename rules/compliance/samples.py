@@ -52,7 +52,7 @@ def check_sentinels(stats: WindowStats, where: str, policy: CompliancePolicy) ->
             "samples.sentinels",
             policy.verdict("sentinels_in_window"),
             f"{where}: {stats.sentinel_errors} error (-1), {stats.sentinel_missed} missed (-2) and "
-            f"{stats.non_positive} zero, negative or infinite samples inside the window (dropped from the MLPerf mean)",
+            f"{stats.non_positive} zero, negative, infinite or implausible samples inside the window (dropped from the MLPerf mean)",
         )
     return Check("samples.sentinels", Verdict.PASS, f"{where}: no -1/-2 sentinel inside the window")
 

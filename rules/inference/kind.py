@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analyzers.spl import SplFormatError, SplReadResult, read_spl
 from rules.compliance.runner import InferenceEvidence, judge_inference
 from rules.compliance.session_files import ClockOffset, SessionFileError, read_session_record
@@ -16,7 +14,7 @@ from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
 from rules.inference.uncertainty import analyzer_accuracy, power_uncertainty
-from rules.inference.window import WindowStats, window_stats
+from rules.inference.window import MAX_READING_W, WindowStats, window_stats
 from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset, ruleset_for_date
 
@@ -149,8 +147,8 @@ class InferenceKind:
             )
         if stats.non_positive:
             result.notes.append(
-                f"{run / SAMPLE_LOG}: {stats.non_positive} zero, negative or infinite readings inside the "
-                "window were not counted (MLPerf counts Watts > 0 only)"
+                f"{run / SAMPLE_LOG}: {stats.non_positive} zero, negative, infinite or implausible (over "
+                f"{MAX_READING_W:g} W) readings inside the window were not counted"
             )
         if _cut_short(run / SAMPLE_LOG):
             result.notes.append(
@@ -203,7 +201,7 @@ def _attach_uncertainty(
         (trace.time_ns > stats.begin_ns)
         & (trace.time_ns < stats.end_ns)
         & (trace.watts > 0)
-        & np.isfinite(trace.watts)
+        & (trace.watts <= MAX_READING_W)
     )
     budget = power_uncertainty(
         trace.watts[inside],

@@ -15,6 +15,8 @@ import numpy as np
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 NS_PER_S = 1_000_000_000
+MAX_READING_W = 10_000_000.0
+"""10 MW: the largest systems MLPerf Power names. One analyzer reading above it is damage, not load."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,8 @@ class WindowStats:
     sentinel_errors: int
     sentinel_missed: int
     non_positive: int = 0
-    """Readings (not sentinels) inside the window that are no power: zero, negative or infinite watts."""
+    """Readings (not sentinels) inside the window that are no power: zero, negative, infinite or above
+    `MAX_READING_W`."""
 
     @property
     def window_s(self) -> float:
@@ -57,12 +60,12 @@ def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
     watts = trace.watts[inside]
     # NaN (sentinel) compares False, as do the zero/negative lines MLPerf drops; an infinite reading is
     # no measurement either (it would make the mean infinite), so it is dropped too, and counted.
-    counted = (watts > 0) & np.isfinite(watts)
+    counted = (watts > 0) & (watts <= MAX_READING_W)  # False for NaN and for inf, too
     samples = int(np.count_nonzero(counted))
     avg = float(watts[counted].mean()) if samples else None
     flags = trace.flags[inside]
 
-    valid = trace.valid_mask() & (trace.watts > 0) & np.isfinite(trace.watts)
+    valid = trace.valid_mask() & (trace.watts > 0) & (trace.watts <= MAX_READING_W)
     valid_times = trace.time_ns[valid]
     valid_watts = trace.watts[valid]
     energy = _integrate(valid_times, valid_watts, begin_ns, end_ns)
@@ -85,7 +88,7 @@ def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
         longest_gap_s=longest_gap,
         sentinel_errors=int(np.count_nonzero(flags == SAMPLE_ERROR)),
         sentinel_missed=int(np.count_nonzero(flags == SAMPLE_MISSED)),
-        non_positive=int(np.count_nonzero((flags == SAMPLE_OK) & ((watts <= 0) | np.isinf(watts)))),
+        non_positive=int(np.count_nonzero((flags == SAMPLE_OK) & ((watts <= 0) | (watts > MAX_READING_W)))),
     )
 
 

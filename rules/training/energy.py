@@ -28,6 +28,8 @@ class NodeEnergy:
     integration_diff_j: float
     """|backward rectangles − trapezoid| scaled like the energy: how much the 1/rate sampling can move it."""
     notes: list[str] = field(default_factory=list)
+    first_reading_ns: int | None = None
+    last_reading_ns: int | None = None
 
 
 def node_energy(log: PowerLog, ttt_ns: int) -> NodeEnergy:
@@ -78,6 +80,8 @@ def node_energy(log: PowerLog, ttt_ns: int) -> NodeEnergy:
         window_s=window_ns / NS_PER_S,
         integration_diff_j=abs(rectangles_ws - trapezoid_ws) * scale,
         notes=notes,
+        first_reading_ns=int(t[0]),
+        last_reading_ns=int(t[-1]),
     )
 
 

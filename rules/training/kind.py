@@ -187,7 +187,9 @@ def _run_energy(
     base.samples = sum(p.samples for p in parts[: len(files.nodes)])
     node_parts = parts[: len(files.nodes)]
     readings += [
-        NodeReadings(f"{files.name}/{path.name}", part.samples, part.window_s)
+        NodeReadings(
+            f"{files.name}/{path.name}", part.samples, part.window_s, _uncovered_s(part, start, stop)
+        )
         for path, part in zip(files.nodes, node_parts, strict=True)
     ]
     uncertainty = run_uncertainty(
@@ -207,3 +209,12 @@ def _first(events: list[MllogEvent], key: str) -> MllogEvent | None:
 def _benchmark_name(events: list[MllogEvent]) -> str:
     event = _first(events, "submission_benchmark")
     return event.value if event is not None and isinstance(event.value, str) else ""
+
+
+def _uncovered_s(part: NodeEnergy, start: MllogEvent, stop: MllogEvent) -> float:
+    """Seconds of the run (run_start to run_stop) before the node's first reading or after its last."""
+    if part.first_reading_ns is None or part.last_reading_ns is None:
+        return 0.0
+    early = max(0, part.first_reading_ns - start.time_ns)
+    late = max(0, stop.time_ns - part.last_reading_ns)
+    return (early + late) / NS_PER_S

@@ -81,6 +81,8 @@ def read_result_log(path: Path) -> tuple[list[MllogEvent], list[str]]:
     return events, notes
 
 
+MAX_LOG_WATTS = 1_000_000.0
+"""1 MW for one power log (a node, or a PDU): MLPerf's largest systems draw ~10 MW across thousands."""
 MAX_TIME_MS = 7_258_118_400_000
 """2200-01-01 UTC: a `time_ms` past it (or before 1970) is no time a run was logged at."""
 
@@ -183,6 +185,16 @@ def parse_power_log(data: bytes, path: Path) -> PowerLog:
     if len(time_ns) > 1 and (len(slow_times) or np.any(np.diff(time_ns) < 0)):
         order = np.argsort(time_ns, kind="stable")
         time_ns, power, lines = time_ns[order], power[order], lines[order]
+    implausible = ~np.isfinite(power) | (power < 0) | (power > MAX_LOG_WATTS)
+    if implausible.any():
+        first = int(np.flatnonzero(implausible)[0])
+        notes.append(
+            f"{path.name}: dropped {int(implausible.sum())} power_reading value(s) outside 0 to "
+            f"{MAX_LOG_WATTS:g} W (first: line {int(lines[first])}, {float(power[first])!r} W); "
+            "the energy is integrated across them"
+        )
+        keep = ~implausible
+        time_ns, power, lines = time_ns[keep], power[keep], lines[keep]
     return PowerLog(path, time_ns, power, lines, events, notes)
 
 
