@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,12 @@ def test_launching_our_daemon_connects_once_it_listens_and_captures_its_console(
     analyzer = PtdAnalyzer(f"ptd://127.0.0.1:{port}", launch=command, console_log=console)
     assert analyzer.daemon is not None
     with analyzer:
-        # Written and flushed while the daemon still runs.
-        assert "Response to client sent: Hello, PTDaemon here!" in console.read_text()
+        # Written and flushed while the daemon still runs. A thread copies the daemon's output into the
+        # file, so the line may land a moment after the reply it reports: wait for it, boundedly.
+        deadline = time.monotonic() + 10
+        while "Response to client sent: Hello, PTDaemon here!" not in console.read_text():
+            assert time.monotonic() < deadline, console.read_text()
+            time.sleep(0.02)
         assert analyzer.identify().model == "SimulatedWT310"
         analyzer.start(0.05, "launched")
         samples = analyzer.fetch()
