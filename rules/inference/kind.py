@@ -14,7 +14,7 @@ from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
 from rules.inference.uncertainty import analyzer_accuracy, power_uncertainty
-from rules.inference.window import MAX_READING_W, WindowStats, window_stats
+from rules.inference.window import MAX_READING_W, WindowStats, counted_watts, window_stats
 from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset, ruleset_for_date
 
@@ -109,7 +109,7 @@ class InferenceKind:
         scenario = _scenario(directory, log)
         rules = _ruleset(log, ruleset, begin_ns)
         # LoadGen stamps the SUT clock, spl.txt the director's: a recorded offset moves the window across.
-        offset = _clock_offset(directory)
+        offset, offset_problem = _clock_offset(directory)
         shift_ns = offset.offset_ns if offset else 0
         stats = window_stats(samples.trace, begin_ns + shift_ns, end_ns + shift_ns)
         # Once, for both the result and the compliance check that compares it with testing.
@@ -155,10 +155,8 @@ class InferenceKind:
                 f"{run / SAMPLE_LOG}: the last line has no line end, so the file may be cut short; "
                 "that line was read as it stands"
             )
-        if offset is None and _unreadable_client_json(directory) is not None:
-            result.notes.append(
-                f"{_unreadable_client_json(directory)}; no clock offset was applied to the LoadGen window"
-            )
+        if offset_problem is not None:
+            result.notes.append(f"{offset_problem}; no clock offset was applied to the LoadGen window")
         if stats.avg_power_w is None:
             result.errors.append(
                 f"{run / SAMPLE_LOG}: no sample lies inside the power window "
@@ -197,12 +195,7 @@ def _attach_uncertainty(
     offset: ClockOffset | None,
 ) -> None:
     trace = samples.trace
-    inside = (
-        (trace.time_ns > stats.begin_ns)
-        & (trace.time_ns < stats.end_ns)
-        & (trace.watts > 0)
-        & (trace.watts <= MAX_READING_W)
-    )
+    inside = (trace.time_ns > stats.begin_ns) & (trace.time_ns < stats.end_ns) & counted_watts(trace.watts)
     budget = power_uncertainty(
         trace.watts[inside],
         stats.window_s,
@@ -283,27 +276,16 @@ def _cut_short(path: Path) -> bool:
         return handle.read(1) not in (b"\n", b"\r")
 
 
-def _unreadable_client_json(directory: Path) -> str | None:
-    """The sentence for a `power/client.json` that is there but cannot be read, else None."""
+def _clock_offset(directory: Path) -> tuple[ClockOffset | None, str | None]:
+    """joulebench's client records director − client in client.json: the offset, or the sentence saying
+    why a client.json that is there cannot give one (compliance judges the file itself)."""
     path = directory / "power" / "client.json"
     if not path.is_file():
-        return None
+        return None, None
     try:
-        read_session_record(path)
+        return read_session_record(path).clock_offset, None
     except SessionFileError as error:
-        return str(error)
-    return None
-
-
-def _clock_offset(directory: Path) -> ClockOffset | None:
-    """joulebench's client records director − client in client.json; an unreadable file is compliance's to report."""
-    path = directory / "power" / "client.json"
-    if not path.is_file():
-        return None
-    try:
-        return read_session_record(path).clock_offset
-    except SessionFileError:
-        return None
+        return None, str(error)
 
 
 def _ranging_average(ranging: Path, notes: list[str], shift_ns: int = 0) -> float | None:

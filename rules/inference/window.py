@@ -55,17 +55,23 @@ class WindowStats:
         return (integrated - self.avg_power_w) / self.avg_power_w
 
 
+def counted_watts(watts: np.ndarray) -> np.ndarray:
+    """The readings MLPerf's mean counts (Watts > 0), less the impossible ones (over MAX_READING_W);
+    False for NaN (a sentinel) and for infinity, too."""
+    return (watts > 0) & (watts <= MAX_READING_W)
+
+
 def window_stats(trace: Trace, begin_ns: int, end_ns: int) -> WindowStats:
     inside = (trace.time_ns > begin_ns) & (trace.time_ns < end_ns)
     watts = trace.watts[inside]
     # NaN (sentinel) compares False, as do the zero/negative lines MLPerf drops; an infinite reading is
     # no measurement either (it would make the mean infinite), so it is dropped too, and counted.
-    counted = (watts > 0) & (watts <= MAX_READING_W)  # False for NaN and for inf, too
+    counted = counted_watts(watts)
     samples = int(np.count_nonzero(counted))
     avg = float(watts[counted].mean()) if samples else None
     flags = trace.flags[inside]
 
-    valid = trace.valid_mask() & (trace.watts > 0) & (trace.watts <= MAX_READING_W)
+    valid = trace.valid_mask() & counted_watts(trace.watts)
     valid_times = trace.time_ns[valid]
     valid_watts = trace.watts[valid]
     energy = _integrate(valid_times, valid_watts, begin_ns, end_ns)
