@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
+from analyzers.physical_limits import FIRST_YEAR, LAST_YEAR
+
 _NS_PER_S = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_S
 _BASE_LEN = 19  # "MM-DD-YYYY HH:MM:SS"
@@ -67,6 +69,8 @@ def parse_ptd_time_matrix(rows: np.ndarray, lengths: np.ndarray) -> tuple[np.nda
     fraction = _fraction_ns(values, lengths, ok)
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
+    # Outside the era int64 nanoseconds would wrap (past 2262) into a plausible-looking wrong time.
+    ok &= (year >= FIRST_YEAR) & (year <= LAST_YEAR)
     days = _days_from_civil(year, month, day)
     seconds = hour * 3600 + minute * 60 + second
     epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
@@ -131,7 +135,9 @@ def parse_ptd_time(text: str) -> int:
     stripped = text.strip()
     epoch_ns, ok = parse_ptd_times(pa.array([stripped], type=pa.string()))
     if not ok[0]:
-        raise PtdTimeError(f"not a MM-DD-YYYY HH:MM:SS.fff timestamp: {text!r}")
+        raise PtdTimeError(
+            f"not a MM-DD-YYYY HH:MM:SS.fff timestamp between {FIRST_YEAR} and {LAST_YEAR}: {text!r}"
+        )
     return int(epoch_ns[0])
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from analyzers.physical_limits import FIRST_YEAR, LAST_YEAR, MAX_AMPS, MAX_VOLTS
 from analyzers.ptd_time import parse_ptd_times
 from analyzers.spl_fast import read_spl_power
 from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_OK, ChannelBlock, Trace, decode_sentinel_watts
@@ -79,6 +80,9 @@ class SplReadResult:
     skipped: list[SkippedLine] = field(default_factory=list)
     analyzer_skew_ns: int = 0
     """Merged layout: the largest |t(analyzer k) - t(analyzer 1)| on one line (the pairing error)."""
+    implausible: list[SkippedLine] = field(default_factory=list)
+    """Volts or amps readings outside their physical range, dropped (NaN) while the line was kept:
+    the first of each quantity, its reason naming how many there were."""
 
     def skipped_summary(self, path: str | Path, limit: int = 3) -> list[str]:
         """One sentence per skipped line (the first `limit`), then a count of the rest."""
@@ -88,6 +92,7 @@ class SplReadResult:
         ]
         if len(self.skipped) > limit:
             sentences.append(f"{path}: {len(self.skipped) - limit} more lines skipped")
+        sentences += [f"{path}:{s.line if s.line is not None else '?'}: {s.reason}" for s in self.implausible]
         return sentences
 
 
@@ -307,6 +312,14 @@ def _not_provided(values: np.ndarray) -> np.ndarray:
     return np.where(values == -1.0, np.nan, values)
 
 
+def _physical(values: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Volts or amps with the readings beyond ±limit (infinite, absurd) as NaN; returns (values,
+    implausible mask). Signs stay: PTD reports a channel wired the other way round with negative amps
+    (v1.0 NVIDIA A100 ranging logs do). NaN (not provided) stays NaN and is not implausible."""
+    implausible = ~np.isnan(values) & ~(np.abs(values) <= limit)
+    return np.where(implausible, np.nan, values), implausible
+
+
 def _marks(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
     unified = column.unify_dictionaries()
     if unified.num_chunks == 0:
@@ -361,6 +374,8 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
             # Bytes that are not UTF-8 text (a copy gone wrong, another encoding): those lines are
             # blanked, and named, and the rest is read as it is.
             cleaned, undecodable = _utf8_lines_only(path)
+            if not cleaned.strip():
+                return SplReadResult(Trace.empty(source=str(path)), layout, skipped=undecodable)
             table, skipped = _read_table(io.BytesIO(cleaned), layout, pa.string(), False, detail)
             skipped = sorted(skipped + undecodable, key=lambda s: s.line or 0)
 
@@ -375,12 +390,15 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
         keep &= parsed | ~is_sample
         block_values.append(values)
 
+    # Line numbers before the bad rows below join `skipped` (those rows are in the table).
+    line_numbers = _table_line_numbers(len(table), skipped)
     bad = ~keep & ~_blank_rows(table)
     if bad.any():
-        line_numbers = _table_line_numbers(len(table), skipped)
         for row in np.flatnonzero(bad)[:100]:
             line = int(line_numbers[row]) if line_numbers is not None else None
-            reason = "bad timestamp" if is_sample[row] and not time_ok[row] else "not a sample line"
+            reason = "not a sample line"
+            if is_sample[row] and not time_ok[row]:
+                reason = f"bad timestamp: not MM-DD-YYYY HH:MM:SS[.fff] between {FIRST_YEAR} and {LAST_YEAR}"
             if is_sample[row] and time_ok[row]:
                 reason = "a value is not a number"
             skipped.append(SkippedLine(line, reason))
@@ -389,14 +407,24 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
     watts, flags = _sentinel_flags(watts_raw[keep], watts_parsed[keep])
     total = layout.total
     channels = []
+    implausible_rows: dict[str, list[np.ndarray]] = {"volts": [], "amps": []}
+
+    def quantity(index: int, name: str = "") -> np.ndarray:
+        values = _not_provided(_to_float(table[_column_name(index)])[0][keep])
+        if not name:
+            return values
+        values, implausible = _physical(values, MAX_VOLTS if name == "volts" else MAX_AMPS)
+        implausible_rows[name].append(implausible)
+        return values
+
     for block, values in zip(blocks, block_values, strict=True):
         channel_watts, channel_flags = _sentinel_flags(values[keep], np.ones(int(keep.sum()), dtype=bool))
         channels.append(
             ChannelBlock.from_columns(
                 channel_watts,
-                volts=_not_provided(_to_float(table[_column_name(block.volts)])[0][keep]),
-                amps=_not_provided(_to_float(table[_column_name(block.amps)])[0][keep]),
-                pf=_not_provided(_to_float(table[_column_name(block.pf)])[0][keep]),
+                volts=quantity(block.volts, "volts"),
+                amps=quantity(block.amps, "amps"),
+                pf=quantity(block.pf),
                 flags=channel_flags,
             )
         )
@@ -413,16 +441,16 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
             skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
     kept = int(keep.sum())
 
-    def total_quantity(index: int) -> np.ndarray:
+    def total_quantity(index: int, name: str = "") -> np.ndarray:
         if not detail:
             return np.full(kept, np.nan)
-        return _not_provided(_to_float(table[_column_name(index)])[0][keep])
+        return quantity(index, name)
 
     trace = Trace(
         time_ns=np.ascontiguousarray(time_ns[keep]),
         watts=watts,
-        volts=total_quantity(total.volts),
-        amps=total_quantity(total.amps),
+        volts=total_quantity(total.volts, "volts"),
+        amps=total_quantity(total.amps, "amps"),
         pf=total_quantity(total.pf),
         uncertainty=np.full(kept, np.nan),
         flags=flags,
@@ -431,7 +459,34 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
         channels=tuple(channels),
         source=str(path),
     )
-    return SplReadResult(trace=trace, layout=layout, skipped=skipped, analyzer_skew_ns=skew)
+    implausible = _implausible_summary(implausible_rows, line_numbers, keep)
+    return SplReadResult(
+        trace=trace, layout=layout, skipped=skipped, analyzer_skew_ns=skew, implausible=implausible
+    )
+
+
+def _implausible_summary(
+    rows: dict[str, list[np.ndarray]], line_numbers: np.ndarray | None, keep: np.ndarray
+) -> list[SkippedLine]:
+    limits = {"volts": (MAX_VOLTS, "V"), "amps": (MAX_AMPS, "A")}
+    summary = []
+    for name, masks in rows.items():
+        if not masks:
+            continue
+        bad = np.logical_or.reduce(masks)
+        if not bad.any():
+            continue
+        first = int(np.flatnonzero(bad)[0])
+        line = int(line_numbers[np.flatnonzero(keep)[first]]) if line_numbers is not None else None
+        limit, unit = limits[name]
+        summary.append(
+            SkippedLine(
+                line,
+                f"{int(bad.sum())} {name} readings beyond ±{limit:g} {unit} (infinite or absurd) "
+                f"were dropped, the first here; the lines' watts were kept",
+            )
+        )
+    return summary
 
 
 def _first_field_is(table: pa.Table, text: str) -> np.ndarray:

@@ -14,12 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from analyzers.physical_limits import MAX_AMPS, MAX_VOLTS
+
 API_PREFIX = "/v1"
 CLIENT_PROTOCOL = "joulebench/power client v1"
 SERVER_PROTOCOL = "joulebench/power server v1"
 LABEL_PATTERN = r"^[-_A-Za-z0-9]{1,64}$"
-MAX_VOLTS = 100_000.0
-MAX_AMPS = 100_000.0
 MAX_RESULT_INDEX = 1000  # MLPerf Training asks for 5 to 10 runs
 MAX_EPOCH_NS = 2**63 - 1
 

@@ -44,10 +44,10 @@ def test_a_fail_exits_one_and_lands_in_junit(tmp_path: Path, capsys: pytest.Capt
     junit = tmp_path / "checks.xml"
     status, out = _run(capsys, "--ruleset", "mlperf-inference-v5.1", "--junit", str(junit), str(ORIN))
     assert status == 1
-    assert "compliance under mlperf-inference-v5.1: NOT COMPLIANT (1 FAIL, 2 INFO, 27 PASS)" in out
+    assert "compliance under mlperf-inference-v5.1: NOT COMPLIANT (1 FAIL, 2 INFO, 28 PASS)" in out
     assert "     FAIL ptd.identity: " in out
     root = ET.parse(junit).getroot()
-    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("30", "1", "0")
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("31", "1", "0")
     [failure] = root.iter("failure")
     assert "PTD version 1.9.2 is not allowed" in (failure.get("message") or "")
 
@@ -55,7 +55,7 @@ def test_a_fail_exits_one_and_lands_in_junit(tmp_path: Path, capsys: pytest.Capt
 def test_human_output_lists_every_check_when_verbose(capsys: pytest.CaptureFixture[str]) -> None:
     status, out = _run(capsys, "--verbose", str(ORIN))
     assert status == 0
-    assert "compliance under mlperf-inference-v2.0: COMPLIANT (2 WARN, 2 INFO, 26 PASS)" in out
+    assert "compliance under mlperf-inference-v2.0: COMPLIANT (2 WARN, 2 INFO, 27 PASS)" in out
     assert "     PASS timing.loadgen_window: " in out
 
 

@@ -48,7 +48,7 @@ def test_each_fixture_passes_under_its_own_round(
     assert _ids(checks, Verdict.FAIL) == set()
     assert _ids(checks, Verdict.WARN) == warned
     assert _ids(checks, Verdict.INFO) == informed
-    assert len(checks) == 30
+    assert len(checks) == 31
 
 
 def test_krai_uncertainty_warnings_are_warnings_in_2021_and_failures_under_strict() -> None:

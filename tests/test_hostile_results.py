@@ -136,3 +136,58 @@ def test_a_node_log_cut_before_its_run_ends_fails_coverage(tmp_path: Path) -> No
     assert coverage["message"].startswith(
         f"1 of 10 node logs do not cover their run: {runs[0].name}/{node_log.name} misses "
     )
+
+
+def _damage_spl(path: Path, line_index: int, field: int, value: str) -> None:
+    lines = path.read_text().splitlines()
+    fields = lines[line_index].split(",")
+    fields[field] = value
+    lines[line_index] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _checks(result: dict[str, object]) -> dict[str, dict[str, str]]:
+    return {c["id"]: c for c in result["checks"]}  # type: ignore[attr-defined,index]
+
+
+def test_a_timestamp_past_the_era_is_a_named_skipped_line(tmp_path: Path) -> None:
+    """Year 9999 would wrap int64 nanoseconds into a plausible-looking wrong time; the line is skipped."""
+    folder = tmp_path / "inference"
+    shutil.copytree(DATA / "inference" / "v2.0-nvidia-orin-resnet50-singlestream", folder)
+    spl = folder / "run_1" / "spl.txt"
+    _status, before, _ = power_check(folder)
+    lines = spl.read_text().splitlines()
+    lines[300] = lines[300].replace(lines[300].split(",")[1][6:10], "9999", 1)
+    spl.write_text("\n".join(lines) + "\n")
+    _status, result, stderr = power_check(folder)
+    assert stderr == ""
+    assert (
+        f"{spl}:301: skipped line (bad timestamp: not MM-DD-YYYY HH:MM:SS[.fff] between 1970 and 2199)"
+        in result["notes"]  # type: ignore[operator]
+    )
+    assert result["skipped_lines"] == 1
+    assert result["samples"] == before["samples"] - 1  # type: ignore[operator]
+
+
+def test_implausible_ranging_volts_and_amps_are_dropped_and_flagged_for_the_auditor(tmp_path: Path) -> None:
+    folder = tmp_path / "inference"
+    shutil.copytree(DATA / "inference" / "v2.0-nvidia-orin-resnet50-singlestream", folder)
+    _status, before, _ = power_check(folder)
+    spl = folder / "ranging" / "spl.txt"
+    _damage_spl(spl, 40, 5, "1e300")  # Volts
+    _damage_spl(spl, 41, 7, "inf")  # Amps
+    _damage_spl(spl, 42, 7, "-2e5")
+    _status, result, stderr = power_check(folder)
+    assert stderr == ""
+    checks = _checks(result)
+    warning = checks["samples.ranging_readings"]
+    assert warning["verdict"] == "WARN"
+    assert (
+        f"{spl}:41: 1 volts readings beyond ±100000 V (infinite or absurd) were dropped" in warning["message"]
+    )
+    assert (
+        f"{spl}:42: 2 amps readings beyond ±100000 A (infinite or absurd) were dropped" in warning["message"]
+    )
+    # The dropped readings do not move the maxima the testing ranges are judged against.
+    assert checks["ptd.testing_ranges"] == _checks(before)["ptd.testing_ranges"]
+    assert _checks(before)["samples.ranging_readings"]["verdict"] == "PASS"

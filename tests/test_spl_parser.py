@@ -71,7 +71,9 @@ def test_bad_timestamp_is_skipped(tmp_path: Path) -> None:
     lines = [_sample(0), _sample(1).replace("03-03-2021", "13-45-2021"), _sample(2)]
     result = read_spl(_single(tmp_path, lines))
     assert len(result.trace) == 2
-    assert [(s.line, s.reason) for s in result.skipped] == [(2, "bad timestamp")]
+    assert [(s.line, s.reason) for s in result.skipped] == [
+        (2, "bad timestamp: not MM-DD-YYYY HH:MM:SS[.fff] between 1970 and 2199")
+    ]
 
 
 def test_blank_trailing_lines_and_crlf(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check
         evidence.testing_log.where("power_begin"),
     )
     ranging, ranging_problem = _ranging_window(directory)
-    ranging_trace = _ranging_trace(directory)
+    ranging_read = _ranging_read(directory)
+    ranging_trace = ranging_read.trace if ranging_read is not None else None
     try:
         client = read_session_record(directory / "power" / "client.json")
         server = read_session_record(directory / "power" / "server.json")
@@ -78,6 +79,7 @@ def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check
     if ranging_trace is not None:
         traces[str(directory / "ranging" / "spl.txt")] = ranging_trace
     checks.append(samples.check_monotonic(traces))
+    checks.append(_damaged_readings(directory, ranging_read))
     checks.append(_analyzer_alignment(directory, evidence.spl, policy))
     return checks
 
@@ -183,11 +185,19 @@ def _ranging_window(directory: Path) -> tuple[LoadgenWindow | None, str]:
         return None, str(error)
 
 
-def _ranging_trace(directory: Path) -> Trace | None:
+def _ranging_read(directory: Path) -> SplReadResult | None:
     try:
-        return read_spl(directory / "ranging" / "spl.txt", detail=True).trace
+        return read_spl(directory / "ranging" / "spl.txt", detail=True)
     except (SplFormatError, OSError):
         return None
+
+
+def _damaged_readings(directory: Path, ranging: SplReadResult | None) -> Check:
+    """Ranging's volts and amps set the testing ranges: readings dropped from them are an auditor's business."""
+    path = directory / "ranging" / "spl.txt"
+    if ranging is None or not (ranging.skipped or ranging.implausible):
+        return Check("samples.ranging_readings", Verdict.PASS, f"{path}: every line and reading is usable")
+    return Check("samples.ranging_readings", Verdict.WARN, "; ".join(ranging.skipped_summary(path)))
 
 
 def _analyzer_alignment(directory: Path, spl: SplReadResult, policy: CompliancePolicy) -> Check:

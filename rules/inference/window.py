@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzers.physical_limits import MAX_WATTS
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 NS_PER_S = 1_000_000_000
-MAX_READING_W = 10_000_000.0
-"""10 MW: the largest systems MLPerf Power names. One analyzer reading above it is damage, not load."""
+MAX_READING_W = MAX_WATTS
+"""One analyzer reading above the largest systems MLPerf Power names is damage, not load."""
 
 
 @dataclass(frozen=True)
