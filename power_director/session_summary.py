@@ -1,7 +1,7 @@
 """A session's `power/server.json`: the reference director's keys, then the `joulebench` section.
 
 The reference's keys describe analyzer 1 (the merged file's time base), in the shape its checker
-reads; every analyzer's own PTD record, the ranges, marks, validity, traces, the recorder and the
+reads, except `ptd_config`, which lists every analyzer (analyzer 1 first) as the current reference does; every analyzer's own PTD record, the ranges, marks, validity, traces, the recorder and the
 time alignment of a multi-analyzer merge are in `joulebench`, which the reference has no key for.
 Written when the session ends (done or failed), after `server.log` is closed so its checksum is final.
 """
@@ -30,7 +30,7 @@ def write_session_summary(session: Session) -> None:
         messages=[m.as_json() for m in session.messages],
         phases={mode: [as_reference_pair(s) for s in phase.stamps] for mode, phase in session.phases.items()},
         ptd_messages=link.ptd_messages() if link is not None else [],
-        ptd_config=link.ptd_config if link is not None else {},
+        ptd_config=[each.ptd_config for each in links],
         results=result_checksums(session.folder),
         joulebench=joulebench_section(session),
     )

@@ -137,14 +137,16 @@ def test_launched_daemon_session(tmp_path: Path) -> None:
         "0",
         "dummy",
     ]
-    assert server["ptd_config"] == {
-        "command": command,
-        "device_type": 0,
-        "interface_flag": "",
-        "dc_flag": None,
-        "device_port": "dummy",
-        "channel": [1, 3],
-    }
+    assert server["ptd_config"] == [
+        {
+            "command": command,
+            "device_type": 0,
+            "interface_flag": "",
+            "dc_flag": None,
+            "device_port": "dummy",
+            "channel": [1, 3],
+        }
+    ]
     # ptd_logs.txt is the launched daemon's console output, from its banner to its shutdown.
     console = (folder / "power" / "ptd_logs.txt").read_text()
     assert console.startswith("Selected power meter 'SimulatedWT310' from joulebench driver 'simulated'")

@@ -91,11 +91,12 @@ def test_two_analyzers_are_merged_by_time_and_export_to_training_logs(tmp_path: 
     server = json.loads((folder / "power" / "server.json").read_text())
     assert server["joulebench"]["alignment"]["testing"]["tolerance_s"] == INTERVAL_MS / 2000
     assert server["joulebench"]["alignment"]["testing"]["analyzers"][1] == {"name": "b", **expected}
-    # ptd_messages/ptd_config: analyzer a in the reference's shape, each analyzer in analyzers_ptd.
+    # ptd_messages: analyzer a in the reference's shape; ptd_config: the current reference's list, one
+    # entry per analyzer, a first; each analyzer's record in analyzers_ptd.
     records = server["joulebench"]["analyzers_ptd"]
     assert [r["name"] for r in records] == ["a", "b"]
     assert server["ptd_messages"] == records[0]["ptd_messages"]
-    assert server["ptd_config"] == records[0]["ptd_config"]
+    assert server["ptd_config"] == [r["ptd_config"] for r in records]
     for record in records:
         commands = [m["cmd"] for m in record["ptd_messages"]]
         assert commands.count(f"Go,{INTERVAL_MS},0,{mark}") == 1 and commands.count("Stop") == 2

@@ -169,13 +169,9 @@ def test_full_session_against_our_daemon(tmp_path: Path, channels: int) -> None:
     assert server["session_name"] == session_id
     assert server["uuid"] == {"client": replies["client_uuid"], "server": replies["created"]["server_uuid"]}
     assert server["timezone"] == 0
-    assert server["ptd_config"] == {
-        "command": [],
-        "device_type": 49,
-        "interface_flag": "",
-        "device_port": url,
-        "channel": None,
-    }
+    assert server["ptd_config"] == [
+        {"command": [], "device_type": 49, "interface_flag": "", "device_port": url, "channel": None}
+    ]
     assert server["results"] == {name: sha1(folder / name) for name in names if name != "power/server.json"}
     assert "power_director/sessions.py" in server["sources"]
     assert server["sources"]["power_director/sessions.py"] == sha1(

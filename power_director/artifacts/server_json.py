@@ -1,7 +1,8 @@
 """`power/server.json`: every key the reference director writes, in its order, with our values.
 
 Keys: version, timezone, modules, sources, messages, uuid, session_name, results, phases,
-ptd_messages, ptd_config; then `joulebench` (what the reference has no key for: marks, ranges,
+ptd_messages, ptd_config (a list, one entry per analyzer, analyzer 1 first, as the current reference
+writes it and its checker iterates it); then `joulebench` (what the reference has no key for: marks, ranges,
 validity, the Parquet trace). `timezone` is 0 because every time the director writes is UTC.
 `results` hashes the result files of the MLPerf layout that exist (the files the checker compares),
 never `server.json` itself.
@@ -40,7 +41,7 @@ def build_server_json(
     messages: Sequence[Mapping[str, Any]],
     phases: Mapping[str, Sequence[Sequence[float]]],
     ptd_messages: Sequence[Mapping[str, str]],
-    ptd_config: Mapping[str, Any],
+    ptd_config: Sequence[Mapping[str, Any]],
     results: Mapping[str, str],
     joulebench: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def build_server_json(
         "results": dict(results),
         "phases": {mode: [list(stamp) for stamp in stamps] for mode, stamps in phases.items()},
         "ptd_messages": [dict(m) for m in ptd_messages],
-        "ptd_config": dict(ptd_config),
+        "ptd_config": [dict(entry) for entry in ptd_config],
         "joulebench": dict(joulebench),
     }
 

@@ -21,6 +21,7 @@ from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
 
 REFERENCE_HANDSHAKE = "mlcommons/power"
+JOULEBENCH = "joulebench"
 # The reference checker leaves its own session files out of the comparison (they cannot hold their own sha1).
 _UNHASHED = ("power/client.json", "power/server.json")
 
@@ -50,8 +51,17 @@ def mlcommons_allow_list() -> AllowList:
     return AllowList(entries, per_file)
 
 
+def made_by_joulebench(record: SessionRecord) -> bool:
+    """joulebench's director and client write a `joulebench` section into server.json and client.json
+    (the reference has no such key): that, not the handshake string, is the origin marker."""
+    return isinstance(record.raw.get("joulebench"), dict)
+
+
 def tool_of(record: SessionRecord) -> str:
-    """The tool named by the session's first message (`mlcommons/power client v3` -> `mlcommons/power`)."""
+    """The tool that wrote the record: joulebench by its section, else the one the session's first
+    message names (`mlcommons/power client v3` -> `mlcommons/power`)."""
+    if made_by_joulebench(record):
+        return JOULEBENCH
     handshake = record.handshake
     return handshake.split(" client ")[0].split(" server ")[0] if handshake else "an unnamed tool"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,25 +98,40 @@ def check_identity(server: SessionRecord, policy: CompliancePolicy) -> Check:
 
 
 def check_device_type(server: SessionRecord, policy: CompliancePolicy) -> Check:
-    config = server.ptd_config
-    if config is None:
+    """Every analyzer's `ptd_config` entry (a list, or one object in folders before 2025)."""
+    if not server.ptd_configs:
         return Check(
             "ptd.device_type", policy.verdict("unlisted_analyzer"), f"{server.path}: no ptd_config recorded"
         )
+    checks = [_device_type(server, policy, n, config) for n, config in enumerate(server.ptd_configs, 1)]
+    failed = [c for c in checks if c.verdict != Verdict.PASS]
+    if not failed:
+        return Check("ptd.device_type", Verdict.PASS, "; ".join(c.message for c in checks))
+    worst = max(failed, key=lambda c: _SEVERITY[c.verdict])
+    return Check("ptd.device_type", worst.verdict, "; ".join(c.message for c in failed))
+
+
+_SEVERITY = {Verdict.PASS: 0, Verdict.INFO: 1, Verdict.WARN: 2, Verdict.FAIL: 3}
+
+
+def _device_type(
+    server: SessionRecord, policy: CompliancePolicy, number: int, config: dict[str, Any]
+) -> Check:
+    where = f"{server.path}" if len(server.ptd_configs) == 1 else f"{server.path} (analyzer {number})"
     device = config.get("device_type")
     supported = sorted(set(policy.analyzers.values()))
     if device is None:
         return Check(
             "ptd.device_type",
             policy.verdict("unlisted_analyzer"),
-            f"{server.path}: ptd_config records no PTD device type (for a ptd:// analyzer, set "
+            f"{where}: ptd_config records no PTD device type (for a ptd:// analyzer, set "
             "`device_type` in the director's configuration)",
         )
     if device not in supported:
         return Check(
             "ptd.device_type",
             policy.verdict("unlisted_analyzer"),
-            f"{server.path}: PTD device type {device} is not supported by {policy.ruleset} ({', '.join(map(str, supported))})",
+            f"{where}: PTD device type {device} is not supported by {policy.ruleset} ({', '.join(map(str, supported))})",
         )
     channels = config.get("channel")
     multichannel = [
@@ -125,9 +141,9 @@ def check_device_type(server: SessionRecord, policy: CompliancePolicy) -> Check:
         return Check(
             "ptd.device_type",
             Verdict.FAIL,
-            f"{server.path}: device type {device} ({multichannel[0]}) needs two channels, ptd_config has {channels}",
+            f"{where}: device type {device} ({multichannel[0]}) needs two channels, ptd_config has {channels}",
         )
-    return Check("ptd.device_type", Verdict.PASS, f"{server.path}: device type {device}, channels {channels}")
+    return Check("ptd.device_type", Verdict.PASS, f"{where}: device type {device}, channels {channels}")
 
 
 def check_replies(server: SessionRecord, policy: CompliancePolicy) -> Check:

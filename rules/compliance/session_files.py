@@ -62,7 +62,9 @@ class SessionRecord:
     results: dict[str, str]
     phases: dict[str, list[float]]  # mode -> the four wall times (UTC epoch s)
     ptd_messages: list[PtdExchange] | None = None
-    ptd_config: dict[str, Any] | None = None
+    ptd_configs: list[dict[str, Any]] = field(default_factory=list)
+    """`ptd_config`, one entry per analyzer: the current reference writes a list, 2021-25 directors
+    one object (read as a list of one)."""
     debug: bool = False
     clock_offset: ClockOffset | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -98,7 +100,7 @@ def read_session_record(path: Path) -> SessionRecord:
                 for mode, stamps in dict(data["phases"]).items()
             },
             ptd_messages=_ptd_messages(data.get("ptd_messages")),
-            ptd_config=data.get("ptd_config") if isinstance(data.get("ptd_config"), dict) else None,
+            ptd_configs=_ptd_configs(data.get("ptd_config")),
             debug=bool(data.get("debug", False)),
             clock_offset=_clock_offset(data.get("joulebench")),
             raw=data,
@@ -107,6 +109,14 @@ def read_session_record(path: Path) -> SessionRecord:
         raise SessionFileError(
             f"{path}: a required key has the wrong shape ({type(error).__name__}: {error})"
         ) from None
+
+
+def _ptd_configs(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [entry for entry in value if isinstance(entry, dict)]
+    return []
 
 
 def _message(entry: Any) -> Message:
