@@ -4,7 +4,7 @@ Every problem is a `ConfigError` whose message is one sentence naming the file a
 CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
 
     [server]    host, port, data_dir, token_file, min_free_mb
-    [session]   settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range,
+    [session]   era, settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range,
                 poll_interval_s, analyzer_stall_s, client_timeout_s, merge_tolerance_ms
     [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch]
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from power_director.config_table import ConfigError, ConfigTable
+from power_director.ptd_sequence import ERAS, Era, sequence_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,6 +101,8 @@ class SessionConfig:
     interval_ms: int = 1000
     amps_range_factor: float = DEFAULT_AMPS_RANGE_FACTOR
     ranging_mode: RangingMode = "auto"
+    era: Era = "current"
+    """Which reference director's PTD command sequence sessions follow (`power_director.ptd_sequence`)."""
     max_amps_range: float | None = None
     """Current range used while ranging when `ranging_mode = "max"` (the meter's largest, e.g. 20 A)."""
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
@@ -184,12 +187,16 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
     mode = session.string("ranging_mode", "auto")
     if mode not in ("auto", "max"):
         raise session.fail("ranging_mode", f'must be "auto" or "max", got {mode!r}')
+    era = session.string("era", "current")
+    if era not in ERAS:
+        raise session.fail("era", f"must be {' or '.join(repr(e) for e in ERAS)}, got {era!r}")
+    era_factor = sequence_for(era).amps_range_factor
     session_config = SessionConfig(
         settle_s=session.number("settle_s", DEFAULT_SETTLE_S, 0.0) or 0.0,
         interval_ms=session.whole("interval_ms", 1000, 1, 60_000) or 1000,
-        amps_range_factor=session.number("amps_range_factor", DEFAULT_AMPS_RANGE_FACTOR, 1.0)
-        or DEFAULT_AMPS_RANGE_FACTOR,
+        amps_range_factor=session.number("amps_range_factor", era_factor, 1.0) or era_factor,
         ranging_mode=mode,  # type: ignore[arg-type]
+        era=era,
         max_amps_range=session.number("max_amps_range", None, 0.0, above=True),
         poll_interval_s=session.number("poll_interval_s", DEFAULT_POLL_INTERVAL_S, 0.0, above=True)
         or DEFAULT_POLL_INTERVAL_S,

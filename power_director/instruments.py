@@ -15,13 +15,17 @@ exchange and one code path serves every kind:
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
-from analyzers.ptd.client import RL_FORMS, PtdClient
+from analyzers.ptd.client import RL_FORMS
+from analyzers.ptd.client_analyzer import PtdAnalyzer
+from analyzers.ptd.client_replies import PtdMessage
 from analyzers.ptd.client_transport import ConnectPolicy
 from analyzers.ptd.identity import daemon_version
 from analyzers.ptd.logs import ConsoleLog, banner
@@ -43,10 +47,11 @@ class PtdLink:
     """One analyzer as one session sees it: a connected `Analyzer` plus its PTD record.
 
     `lock` serialises everything said to the analyzer: the session's commands and the recorder's
-    polls. Polls (`poll`) read samples with `RL` while a measurement runs; their successful reads
-    are counted in `polls` and left out of `ptd_messages`, which would otherwise grow with the
-    length of the run (thousands of `RL` lines an hour) and bury the exchange the reference
-    director has. Everything else a poll causes (an `RL,*,*` refusal, a reconnect's `Hello`) stays.
+    polls. Polls (`poll`) read samples with `RL` while a measurement runs; their reads (and the
+    `RL,*,*` refusal a one-channel daemon answers the first) are counted in `polls` and left out of
+    `ptd_messages`, which would otherwise grow with the length of the run (thousands of `RL` lines
+    an hour) and bury the exchange the reference director has, whose only reads follow `Stop`.
+    Anything else a poll causes (a reconnect's `Hello`) stays.
     """
 
     def __init__(self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any]) -> None:
@@ -55,34 +60,55 @@ class PtdLink:
         self.ptd_config = ptd_config
         self.lock = threading.RLock()
         self.polls = 0
+        self.unlisted_messages: list[dict[str, str]] = []
+        """Exchanges the session's era leaves out of `ptd_messages` (see `unlisted`), kept here."""
+
+    @property
+    def ptd(self) -> PtdAnalyzer | None:
+        """The analyzer as a PTD client (every session analyzer is one; None only in unit tests)."""
+        return self.analyzer if isinstance(self.analyzer, PtdAnalyzer) else None
 
     def ptd_messages(self) -> list[dict[str, str]]:
         with self.lock:
             messages = getattr(self.analyzer, "messages_json", None)
             return list(messages()) if callable(messages) else []
 
+    @contextlib.contextmanager
+    def unlisted(self) -> Iterator[None]:
+        """The exchanges inside the block go to `unlisted_messages`, not `ptd_messages`: reads a
+        2021-22 director took from PTD's data log instead of the wire."""
+        with self.lock:
+            messages = self._client_messages()
+            before = len(messages)
+            try:
+                yield
+            finally:
+                self.unlisted_messages += [m.as_json() for m in messages[before:]]
+                del messages[before:]
+
     def poll(self) -> Trace:
         """The samples not fetched yet (the recorder's periodic read)."""
         with self.lock:
-            client = getattr(self.analyzer, "client", None)
-            messages = getattr(client, "messages", None)
-            before = len(messages) if isinstance(messages, list) else 0
+            messages = self._client_messages()
+            before = len(messages)
             try:
                 return self.analyzer.fetch()
             finally:
-                if isinstance(messages, list):
-                    new = messages[before:]
-                    kept = [m for m in new if not _successful_read(m)]
-                    self.polls += len(new) - len(kept)
-                    messages[before:] = kept
+                new = messages[before:]
+                kept = [m for m in new if not _sample_read(m)]
+                self.polls += len(new) - len(kept)
+                messages[before:] = kept
+
+    def _client_messages(self) -> list[PtdMessage]:
+        ptd = self.ptd
+        return ptd.client.messages if ptd is not None else []
 
     def give_up(self) -> None:
         """The analyzer failed: end any exchange still waiting on it, and let what is said to it from
         now on (the clean-up's `Stop`, `SR`, the release) fail within a second rather than retry for
         the configured connect timeout. An in-process driver has nothing to wait on."""
-        client = getattr(self.analyzer, "client", None)
-        if isinstance(client, PtdClient):
-            client.interrupt(GIVEN_UP)
+        if self.ptd is not None:
+            self.ptd.client.interrupt(GIVEN_UP)
 
     def daemon_exit(self) -> str | None:
         """For a daemon the director launched: None while it runs, else how it ended."""
@@ -303,10 +329,9 @@ class Instrument:
         return PtdLink(self.name, analyzer, ptd_config)
 
 
-def _successful_read(message: object) -> bool:
-    command = str(getattr(message, "cmd", ""))
-    reply = str(getattr(message, "reply", ""))
-    return command in RL_FORMS and reply.startswith("Last ") and reply.endswith(" samples")
+def _sample_read(message: PtdMessage) -> bool:
+    """A poll's `RL` exchange: a read (`Last N samples`) or a form the daemon refused."""
+    return message.cmd in RL_FORMS
 
 
 def _channel_options(channel: tuple[int, ...] | None) -> dict[str, Any]:

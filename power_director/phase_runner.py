@@ -1,17 +1,22 @@
 """How one run is carried out on the meters: ranges, settle, `Go`; settle, `Stop`, samples, summaries.
 
 `Session` decides whether a run may start or stop (`transitions`) and records the exchange; this
-does the work in between, in the reference director's order. Errors propagate (AnalyzerError,
-StorageError, RangingError): the session turns them into its failure.
+does the work in between, in the order of the session's era of the reference director
+(`ptd_sequence`). Errors propagate (AnalyzerError, StorageError, RangingError): the session turns
+them into its failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from analyzers.base import MeasurementStats
 from power_director.api import Mode, PhaseStamp
 from power_director.config import SessionConfig
+from power_director.instruments import PtdLink
+from power_director.ptd_sequence import sequence_for
 from power_director.session_analyzers import SessionAnalyzers
 from power_director.session_narration import SessionNarration
 from power_director.session_phase import Phase, analyzer_summary, write_samples
@@ -34,6 +39,7 @@ class PhaseRunner:
         self._ranges = ranges
         self._narration = narration
         self._sleep = sleep
+        self.sequence = sequence_for(config.era)
 
     def begin(
         self, mode: Mode, mark: str, known_ranges: tuple[float, float] | None, arrived: PhaseStamp
@@ -42,7 +48,7 @@ class PhaseRunner:
         links = self._analyzers.links
         self._ranges.read_initial(links)
         if mode == "ranging":
-            self._ranges.set_for_ranging(links)
+            self._ranges.set_for_ranging(links, self.sequence)
         else:
             self._ranges.set_for_testing(links, known_ranges)
         self._settle("before Go")
@@ -54,13 +60,19 @@ class PhaseRunner:
         """Settle, `Stop`, the phase's files and summaries (after ranging: the testing ranges)."""
         phase.stamps.append(arrived)
         self._settle("before Stop")
+        if self.sequence.before_stop.get(phase.mode):
+            for link in self._analyzers.links:
+                self._statistics(link, self.sequence.before_stop[phase.mode])  # the era asks; we keep ours
         try:
-            stopped = self.stop(phase)
+            stopped = self.stop(phase, on_record=self.sequence.reads_on_record)
         finally:
             self.write_samples(phase)  # whatever arrived, also when the analyzer failed
             self._analyzers.log_ptd()
         recorder = self._analyzers.the_recorder()
-        phase.summaries = [analyzer_summary(link, phase, recorder) for link in self._analyzers.links]
+        phase.summaries = [
+            analyzer_summary(link, phase, recorder, self._statistics(link, self.sequence.statistics_order))
+            for link in self._analyzers.links
+        ]
         self._analyzers.log_ptd()
         if phase.mode == "ranging":
             self._ranges.derive(self._analyzers.links, lambda name: recorder.tally(name, phase.mark))
@@ -75,12 +87,31 @@ class PhaseRunner:
         finally:
             self.write_samples(phase)
 
-    def stop(self, phase: Phase) -> PhaseStamp:
-        """`Stop` on every analyzer; the instant is the phase's stamp 3."""
-        stopped = self._analyzers.stop()
+    def stop(self, phase: Phase, on_record: bool = True) -> PhaseStamp:
+        """`Stop` on every analyzer; the instant is the phase's stamp 3. `on_record`: the last
+        samples are read as the era's director does (`RL,*,*` first), else apart from the record."""
+        stopped = self._analyzers.stop(on_record)
         if len(phase.stamps) == 3:
             phase.stamps.append(stopped)
         return stopped
+
+    def close(self) -> None:
+        """The session's last commands: the era's closing `Stop`, then the ranges `RR` found."""
+        if self.sequence.second_stop:
+            for link in self._analyzers.links:
+                if link.ptd is not None:
+                    with link.lock:
+                        link.ptd.confirm_stopped()
+            self._analyzers.log_ptd()
+        self._ranges.restore(self._analyzers.links)
+
+    def _statistics(self, link: PtdLink, order: tuple[str, ...]) -> MeasurementStats:
+        """The daemon's `Watts`/`Uncertainty`, in `order`; off the record where the era asked none."""
+        unlisted = link.unlisted() if not self.sequence.reads_on_record else contextlib.nullcontext()
+        with link.lock, unlisted:
+            if link.ptd is not None:
+                return link.ptd.stats(order)
+            return link.analyzer.stats()
 
     def write_samples(self, phase: Phase) -> None:
         tolerance_ns = self._config.merge_tolerance_ns

@@ -88,12 +88,20 @@ class SessionAnalyzers:
         self.log_ptd()
         return started
 
-    def stop(self) -> PhaseStamp:
-        """`Stop` on every analyzer, stamped as the last one returns; then its last samples are read."""
+    def stop(self, on_record: bool = True) -> PhaseStamp:
+        """`Stop` on every analyzer, stamped as the last one returns; then its last samples are read:
+        `on_record`, with `RL,*,*` first, as the reference reads after each `Stop`; else by the
+        recorder's drain, whose reads are counted, not listed."""
         for link in self.links:
             with link.lock:
-                if link.analyzer.running:
+                if not link.analyzer.running:
+                    continue
+                if link.ptd is None:
                     link.analyzer.stop()
+                    continue
+                if on_record:
+                    link.ptd.restart_sample_reads()
+                link.ptd.stop(read_rest=on_record)
         stopped = stamp_now()
         self.drain()
         return stopped

@@ -118,11 +118,11 @@ def write_samples(
     write_trace_files(folder, analyzers)
 
 
-def analyzer_summary(link: PtdLink, phase: Phase, recorder: Recorder) -> AnalyzerSummary:
-    """What one analyzer measured in `phase`: PTD's `Watts`/`Uncertainty` and the recorder's counts."""
+def analyzer_summary(
+    link: PtdLink, phase: Phase, recorder: Recorder, stats: MeasurementStats
+) -> AnalyzerSummary:
+    """What one analyzer measured in `phase`: PTD's `Watts`/`Uncertainty` (`stats`) and the recorder's counts."""
     tally = recorder.tally(link.name, phase.mark)
-    with link.lock:
-        stats: MeasurementStats = link.analyzer.stats()
     alignment = next((a for a in phase.alignment if a.name == link.name), None)
     return AnalyzerSummary(
         name=link.name,

@@ -1,7 +1,8 @@
 """The PTD range protocol of one session, as the reference director runs it.
 
     before the first run   `RR`: the meter's ranges as found (restored at the end)
-    ranging                `SR,V,Auto`, `SR,A,Auto` (or the largest current range, `ranging_mode = "max"`)
+    ranging                `SR,V,Auto`, then the era's `SR,A` (`Auto`, or the largest current range with
+                           `ranging_mode = "max"`; twice in the current era, see `ptd_sequence`)
     after ranging          testing ranges: the ranging maxima, current × `amps_range_factor`
     testing                `SR,V,<volts>`, `SR,A,<amps>` (or the known ranges the client gave)
     the end                the ranges `RR` found (auto where they were auto or unknown)
@@ -17,6 +18,7 @@ from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerError, RangesNotApplicable
 from power_director.config import SessionConfig
 from power_director.instruments import PtdLink
+from power_director.ptd_sequence import ReferenceSequence
 from power_director.ranging import RangeChoice, ranges_from_maxima
 from power_director.recorder import Tally
 from power_director.session_narration import SessionNarration
@@ -53,12 +55,15 @@ class SessionRanges:
             self._log_ptd()
             self._narration.initial_ranges(*restorable(ranges))
 
-    def set_for_ranging(self, links: Sequence[PtdLink]) -> None:
-        amps: RangeRequest = AUTO
+    def set_for_ranging(self, links: Sequence[PtdLink], sequence: ReferenceSequence) -> None:
+        amps = "Auto"
         if self._config.ranging_mode == "max" and self._config.max_amps_range is not None:
-            amps = self._config.max_amps_range
+            amps = repr(self._config.max_amps_range)
+        requests: list[RangeRequest] = [
+            AUTO if value == "Auto" else float(value) for value in sequence.ranging_amps(amps)
+        ]
         for link in links:
-            self._set(link, AUTO, amps)
+            self._set(link, AUTO, *requests)
 
     def set_for_testing(self, links: Sequence[PtdLink], known: tuple[float, float] | None) -> None:
         """The derived ranges, or `known` (max volts, max amps) for testing without ranging."""
@@ -97,14 +102,16 @@ class SessionRanges:
             self._narration.problem(f"Could not restore the initial ranges: {error}")
         self._log_ptd()
 
-    def _set(self, link: PtdLink, volts: RangeRequest, amps: RangeRequest) -> None:
+    def _set(self, link: PtdLink, volts: RangeRequest, *amps: RangeRequest) -> None:
+        """`SR,V`, then each `SR,A` in turn (the last one stands)."""
         if not link.analyzer.supports_ranges:
             self._narration.no_settable_ranges(link.name)
             return
         try:
             with link.lock:
                 link.analyzer.set_volts_range(volts)
-                link.analyzer.set_amps_range(amps)
+                for value in amps:
+                    link.analyzer.set_amps_range(value)
         except RangesNotApplicable as error:
             self._narration.ranges_not_applicable(error)
         finally:

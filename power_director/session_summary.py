@@ -50,6 +50,7 @@ def joulebench_section(session: Session) -> dict[str, Any]:
         "failure": session.failure,
         "submission_valid": session.submission_valid,
         "label": session.label,
+        "era": config.era,
         "interval_ms": config.interval_ms,
         "settle_s": config.settle_s,
         "amps_range_factor": config.amps_range_factor,
@@ -88,7 +89,13 @@ def joulebench_section(session: Session) -> dict[str, Any]:
             if phase.alignment
         },
         "analyzers_ptd": [
-            {"name": link.name, "ptd_config": link.ptd_config, "ptd_messages": link.ptd_messages()}
+            {
+                "name": link.name,
+                "ptd_config": link.ptd_config,
+                "ptd_messages": link.ptd_messages(),
+                # What the era's director did not say on the wire (it read PTD's data log instead).
+                "unlisted_messages": link.unlisted_messages,
+            }
             for link in session.analyzers.links
         ],
     }

@@ -207,7 +207,7 @@ class Session:
             with self._failing_on_error("done failed"):
                 if self.state in RUNNING:
                     self.runner.cut_short(self.phases[self.state], arrived)
-                self.ranges.restore(self.analyzers.links)
+                self.runner.close()
             self.analyzers.release()
             self.state = target
             exchange = self._record(Exchange(cmd=command, reply=OK), arrived)

@@ -195,11 +195,15 @@ def test_testing_with_known_ranges_is_not_submission_valid(tmp_path: Path) -> No
         "SR,V,240.000000",
         "SR,A,2.500000",
         f"Go,{INTERVAL_MS},0,{session_id}_testing",
-        "RL,*,*",  # refused by a one-channel daemon at the recorder's first read, right after Go
-        "Stop",
-        "RL",
+        # The current reference: the run's figures before Stop, then the read from RL,*,* on (a
+        # one-channel daemon refuses it), then the figures again.
         "Watts",
         "Uncertainty",
+        "Stop",
+        "RL,*,*",
+        "RL",
+        "Uncertainty",
+        "Watts",
         "SR,V,Auto",
         "SR,A,Auto",
     ]

@@ -1,7 +1,8 @@
 """`server.log` of a normal session is worded exactly as before: compared with a recorded log.
 
 `tests/data/director/server_log_normal_session.txt` was recorded from a whole session (ranging,
-testing, done) against our PTD daemon over loopback, before the session code was split up. What
+testing, done) against our PTD daemon over loopback, before the session code was split up, and
+recorded again when sessions took the current reference director's PTD sequence. What
 varies between runs is masked on both sides: times, the session id, UUIDs, the daemon's port, its
 identity string (version, OS) and the sample counts (how many 100 ms samples fit into ~1 s).
 """

@@ -25,6 +25,7 @@ from test_ptd_daemon_support import running_daemon
 from analyzers.ptd.samples import parse_sample_lines
 from analyzers.trace import Trace
 from power_director.api import CLIENT_PROTOCOL, SERVER_PROTOCOL
+from power_director.ptd_sequence import SEQUENCES
 
 FIXTURES = Path("/work/shared/fixtures/inference")
 if not FIXTURES.exists():
@@ -129,31 +130,21 @@ def test_full_session_against_our_daemon(tmp_path: Path, channels: int) -> None:
     max_volts, max_amps = maxima(traces["ranging"])
     server = json.loads((folder / "power" / "server.json").read_text())
     ranging_mark, testing_mark = f"{session_id}_ranging", f"{session_id}_testing"
-    read = ["RL,*,*"] if channels > 1 else ["RL,*,*", "RL"]
-    expected_commands = [
-        "Hello",
-        "Identify",
-        "RR",
-        "SR,V,Auto",
-        "SR,A,Auto",
-        f"Go,{INTERVAL_MS},0,{ranging_mark}",
-        # The recorder reads right after Go, so a one-channel daemon's refusal of RL,*,* comes here;
-        # its periodic reads are counted in joulebench.recorder, not listed; the read after Stop is.
-        *read[:-1],
-        "Stop",
-        read[-1],
-        "Watts",
-        "Uncertainty",
-        f"SR,V,{max_volts:.6f}",
-        f"SR,A,{round(max_amps * 1.1, 6):.6f}",
-        f"Go,{INTERVAL_MS},0,{testing_mark}",
-        "Stop",
-        read[-1],
-        "Watts",
-        "Uncertainty",
-        "SR,V,Auto",
-        "SR,A,Auto",
-    ]
+    read = ("RL,*,*",) if channels > 1 else ("RL,*,*", "RL")
+    # The current reference director's sequence (power_director.ptd_sequence), filled in: the
+    # recorder's reads during a run are counted in joulebench.recorder, not listed; the read after
+    # each Stop is, from RL,*,* on, as the reference tries it.
+    values = {
+        "session": session_id,
+        "interval_ms": str(INTERVAL_MS),
+        "ranging_amps": "Auto",
+        "volts": f"{max_volts:.6f}",
+        "amps": f"{round(max_amps * 1.1, 6):.6f}",
+        "initial_volts": "Auto",
+        "initial_amps": "Auto",
+    }
+    expected_commands = SEQUENCES["current"].render(values, read)
+    assert expected_commands[3:6] == ["SR,V,Auto", "SR,A,Auto", "SR,A,Auto"]
     assert [m["cmd"] for m in server["ptd_messages"]] == expected_commands
     replies_by_command = [(m["cmd"], m["reply"]) for m in server["ptd_messages"]]
     assert replies_by_command[2] == ("RR", "Ranges,1,20.000000,1,600.000000")

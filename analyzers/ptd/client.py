@@ -306,6 +306,11 @@ class PtdClient:
         """The `RL` form this daemon accepted, once known."""
         return self._rl_form
 
+    def forget_sample_command(self) -> None:
+        """Try every `RL` form again from the first on the next read."""
+        with self._lock:
+            self._rl_form = None
+
     def read_samples(self) -> Trace:
         """The samples the daemon has not sent before, as a `Trace` (empty when none)."""
         with self._lock:

@@ -252,7 +252,9 @@ class PtdAnalyzer(Analyzer):
             return chunk
         return replace(chunk, mark_codes=np.zeros(len(chunk), dtype=np.int32), mark_names=(self._mark,))
 
-    def stop(self) -> None:
+    def stop(self, read_rest: bool = True) -> None:
+        """`Stop`, then (`read_rest`) one `RL` for the samples not read yet; without it, the next
+        `fetch` reads them (a caller that keeps that read apart from the session's exchange)."""
         with self._lock:
             if not self._running:
                 raise AnalyzerStateError(self.device, "no measurement is running")
@@ -266,16 +268,41 @@ class PtdAnalyzer(Analyzer):
                     "the daemon had already ended the measurement (a dropped connection ends it)",
                     "its samples were read; check the daemon's console",
                 ) from None
-            self._drain_after_stop()
+            if read_rest:
+                self._drain_after_stop()
+
+    def restart_sample_reads(self) -> None:
+        """The next read tries `RL,*,*` first again, as the reference director does after each `Stop`."""
+        self.client.forget_sample_command()
+
+    def confirm_stopped(self) -> str:
+        """`Stop` with nothing running, as 2021-22 directors closed a session; PTD's refusal
+        (`Error: no measurement to stop`) is the expected reply, and returned."""
+        with self._lock:
+            if self._running:
+                raise AnalyzerStateError(self.device, "a measurement is running")
+            try:
+                reply = self.client.stop()
+            except AnalyzerStateError:
+                return self.client.messages[-1].reply
+            raise AnalyzerStateError(self.device, f"'Stop' with nothing running answered {reply!r}")
 
     def _drain_after_stop(self) -> None:
         self._pending.append(self._read())
         self._needs_drain = False
 
-    def stats(self) -> MeasurementStats:
+    def stats(self, order: Sequence[str] = ("Watts", "Uncertainty")) -> MeasurementStats:
+        """The daemon's `Watts` and `Uncertainty` figures, asked in `order` (eras of the reference
+        director differ in it)."""
+        if sorted(order) != ["Uncertainty", "Watts"]:
+            raise ValueError(f"order names Watts and Uncertainty once each, got {list(order)}")
         with self._lock:
-            watts = self.client.watts()[0]
-            uncertainty = self.client.uncertainty()[0]
+            if order[0] == "Watts":
+                watts = self.client.watts()[0]
+                uncertainty = self.client.uncertainty()[0]
+            else:
+                uncertainty = self.client.uncertainty()[0]
+                watts = self.client.watts()[0]
             extra = {
                 "lost_samples": float(self._lost),
                 "reconnects": float(max(0, len(self.client.connections) - 1)),
