@@ -83,9 +83,18 @@ class Analyzer(ABC):
     """A power source. Subclasses register under the `joulebench.analyzers` entry-point group."""
 
     name: ClassVar[str] = ""
+    sample_uncertainty: ClassVar[bool] = True
+    """Whether, with `CAP_UNCERTAINTY`, each sample carries its own uncertainty. False for a PTD daemon:
+    its `RL` lines carry none (it judges each sample on its own console and sums up in `Uncertainty`)."""
 
     def __init__(self, device: str = "") -> None:
         self.device = device
+
+    def summary_reply(self, command: str) -> str | None:
+        """The source's own PTD summary line for `command` (`Watts`, `Uncertainty`, each also with
+        `,*`), word for word, over its current or last measurement; None where the source has none
+        and the PTD daemon serving it computes the line from the samples."""
+        return None
 
     # -- identity and layout --------------------------------------------------------------------
 

@@ -288,12 +288,15 @@ class Instrument:
             server.close()
             console.close()
             raise
+        # Re-serving an upstream PTD daemon (driver "ptd"), the meter is that daemon's: its address,
+        # and the device type the configuration names for it.
+        upstream = self.config.driver == "ptd"
         ptd_config: dict[str, Any] = {
             "command": [],
-            "device_type": None,
+            "device_type": self.config.device_type,
             "interface_flag": "",
-            "device_port": self.config.endpoint,
-            "channel": None,
+            "device_port": self.config.device if upstream else self.config.endpoint,
+            "channel": list(self.config.channel) if self.config.channel else None,
         }
         return _LocalDaemonLink(self.name, analyzer, ptd_config, server, console)
 

@@ -57,6 +57,7 @@ class PtdAnalyzer(Analyzer):
     to number channels in `RR`/`SR`."""
 
     name = "ptd"
+    sample_uncertainty = False
 
     def __init__(
         self,
@@ -324,6 +325,14 @@ class PtdAnalyzer(Analyzer):
                 uncertainty_unknown=uncertainty.unknown,
                 extra=extra,
             )
+
+    def summary_reply(self, command: str) -> str | None:
+        """The upstream daemon's own `Watts`/`Uncertainty` line, so a daemon re-serving it passes it on."""
+        if command not in ("Watts", "Watts,*", "Uncertainty", "Uncertainty,*"):
+            return None
+        with self._lock:
+            reply = self.client.request(command)
+        return reply if reply.startswith(command.split(",")[0] + ",") else None
 
     @property
     def running(self) -> bool:

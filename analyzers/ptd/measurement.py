@@ -38,6 +38,8 @@ class Measurement:
         self.recorded = 0
         self.running = True
         self._unread: list[Trace] = []
+        self.relayed: dict[str, str] = {}
+        """The served source's own `Watts`/`Uncertainty` lines at Stop (`Analyzer.summary_reply`)."""
         self._total = RunningStats(uncertainty_limit)
         self._channels = [RunningStats(uncertainty_limit) for _ in range(channel_count)]
 

@@ -100,6 +100,12 @@ class PtdSession:
         """The lines PTD logs once the meter is connected, before it listens."""
         if CAP_UNCERTAINTY in self._identity.capabilities:
             self.console.log(f"Uncertainty checking for {self.model} is activated")
+            if not self.analyzer.sample_uncertainty:
+                self.console.log(
+                    f"Per-sample uncertainty of {self.model} is evaluated by the daemon at "
+                    f"{self.analyzer.device}; its console has the per-sample lines, and its "
+                    "Uncertainty figures are passed on here"
+                )
         else:
             self.console.log(f"Uncertainty checking for {self.model} is not available")
         self.console.log(f"Connected to {self.model} successfully")
@@ -163,8 +169,11 @@ class PtdSession:
         times = chunk.time_ns
         checked = list(enumerate(chunk.channels, start=1)) if self._multi else [(0, chunk)]
         problem_rows = np.zeros(len(chunk), dtype=bool)
+        # A source whose samples carry no uncertainty (an upstream PTD daemon) is judged upstream:
+        # an unknown uncertainty per sample is not a problem to report here.
+        judged_here = self.analyzer.sample_uncertainty
         for _, block in checked:
-            unknown = ~np.isfinite(block.uncertainty)
+            unknown = ~np.isfinite(block.uncertainty) & judged_here
             problem_rows |= (
                 (block.flags != SAMPLE_OK) | unknown | (block.uncertainty > self.config.uncertainty_limit)
             )
@@ -179,6 +188,8 @@ class PtdSession:
                     self.data_log.error(f"Bad watts reading nan from {self.model}", at)
                 else:
                     uncertainty = float(block.uncertainty[row])
+                    if not math.isfinite(uncertainty) and not judged_here:
+                        continue
                     if not math.isfinite(uncertainty):
                         messages.append((at, "ERROR: Can't evaluate uncertainty of this sample!"))
                         messages.append(
@@ -225,6 +236,7 @@ class PtdSession:
         self._halt()
         self._measurement = None
         measurement.running = False
+        measurement.relayed = self._source_summaries()
         self._last = measurement
         log = log or self.console.log
         log("Completed test")
@@ -445,10 +457,35 @@ class PtdSession:
         return stats if request.args else stats[:1]
 
     def _watts(self, request: wire.Request) -> Reply:
-        return Reply(wire.watts_reply(self._stats(request)))
+        return self._relayed(request) or Reply(wire.watts_reply(self._stats(request)))
 
     def _uncertainty(self, request: wire.Request) -> Reply:
-        return Reply(wire.uncertainty_reply(self._stats(request)))
+        return self._relayed(request) or Reply(wire.uncertainty_reply(self._stats(request)))
+
+    def _relayed(self, request: wire.Request) -> Reply | None:
+        """A source with summaries of its own (an upstream PTD daemon): its line, word for word, live
+        while measuring, else as it was at the last Stop (idle sampling has started another since)."""
+        if request.args not in ((), ("*",)):
+            return None
+        form = request.command.capitalize() + (",*" if request.args else "")
+        if self._measurement is not None:
+            return _reply_or_none(self.analyzer.summary_reply(form))
+        if self._last is not None:
+            return _reply_or_none(self._last.relayed.get(form))
+        return None
+
+    def _source_summaries(self) -> dict[str, str]:
+        forms = ["Watts", "Uncertainty"] + (["Watts,*", "Uncertainty,*"] if self._multi else [])
+        lines = {}
+        for form in forms:
+            try:
+                line = self.analyzer.summary_reply(form)
+            except AnalyzerError as error:
+                self.console.log(f"ERROR: the meter's own {form} figures are not available: {error}")
+                continue
+            if line is not None:
+                lines[form] = line
+        return lines
 
     def _current_reading(self) -> Reply:
         self.poll()
@@ -478,3 +515,7 @@ def _parse_range_value(text: str) -> RangeRequest:
     if not math.isfinite(value) or value <= 0:
         raise RequestError(f"Error: range must be positive, got {text!r}")
     return value
+
+
+def _reply_or_none(line: str | None) -> Reply | None:
+    return Reply(line) if line is not None else None
