@@ -158,6 +158,8 @@ def _run(
     session_id = created.session_id
     record = SessionRecord(session_id, client_uuid, created.server_uuid, offsets={"session": [first]})
     log.info("Session id is '%s'", session_id)
+    for note in created.notes:
+        log.warning("%s", note)
     step = ["the session's start"]  # what was going on, for the abort reason
     with Heartbeat(request.director_url, request.token, clock, session_id, created.client_timeout_s):
         try:

@@ -66,6 +66,9 @@ class SessionCreated(BaseModel):
     analyzer_stall_s: float = 0.0
     """An analyzer with no new sample for this long while measuring fails the session (0: unknown):
     a reading older than that is not shown as current."""
+    notes: list[str] = []
+    """One sentence each about what this session's folder will lack or show (e.g. a remote
+    SPEC PTDaemon's console log, which stays on its host)."""
 
 
 class SessionAbort(BaseModel):

@@ -60,6 +60,8 @@ class PtdLink:
         self.ptd_config = ptd_config
         self.lock = threading.RLock()
         self.polls = 0
+        self.note: str | None = None
+        """One sentence for the session's start about this analyzer's records (e.g. no console log)."""
         self.unlisted_messages: list[dict[str, str]] = []
         """Exchanges the session's era leaves out of `ptd_messages` (see `unlisted`), kept here."""
 
@@ -142,18 +144,78 @@ class _LocalDaemonLink(PtdLink):
 
 
 class _RemoteLink(PtdLink):
-    """A daemon the director does not run: the console record is written here, message by message."""
+    """A daemon the director does not run.
 
-    def __init__(self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any], console: TextIO) -> None:
+    joulebench's daemon (`power-analyzer serve`, `power-analyzer-ptd`) hands its console over
+    (`JB-Console`, unrecorded): `ptd_logs.txt` is its preamble, then its lines from the session's
+    connection on, fetched after every session step and before the link closes, as a per-session
+    PTDaemon's console would read. Any other daemon (SPEC PTDaemon answers `Unknown command`) keeps
+    its console on its host: `ptd_logs.txt` is then the director's own record of the exchange, in
+    PTDaemon's console format, says so in its first lines, and `note` says so for the session's start.
+    """
+
+    def __init__(
+        self, name: str, analyzer: Analyzer, ptd_config: dict[str, Any], console: TextIO, endpoint: str
+    ) -> None:
         super().__init__(name, analyzer, ptd_config)
         self._console_file = console
         self._console = ConsoleLog(console)
         self._written = 0
+        self._console_next = self._start_console()
+        if self._console_next is None:
+            console.write(
+                f"joulebench power-director: record of its exchange with the PTD daemon at {endpoint}.\n"
+                "This is not the daemon's own console log, which stays on the host that runs it.\n\n"
+            )
+            console.flush()
+            self.note = (
+                f"Analyzer {name}: the PTD daemon at {endpoint} does not hand over its console log (SPEC "
+                "PTDaemon does not), so power/ptd_logs.txt will hold the director's record of the exchange; "
+                "to have PTDaemon's own console there, let the director launch it ([analyzers.launch]) on "
+                "the host its meter is wired to"
+            )
         self.record()
+
+    def _start_console(self) -> int | None:
+        """The daemon's preamble into `ptd_logs.txt` and its console position; None: it keeps none."""
+        ptd = self.ptd
+        try:
+            preamble = ptd.client.console("preamble") if ptd is not None else None
+            since = ptd.client.console("connection") if ptd is not None and preamble is not None else None
+        except AnalyzerError:
+            return None
+        if preamble is None or since is None:
+            return None
+        # As a per-session PTDaemon's console reads: its start, then this client's connection on.
+        self._console.raw(preamble[1] + since[1])
+        return int(since[0]) + len(since[1])
 
     def record(self) -> None:
         with self.lock:
-            self._record()
+            if self._console_next is None:
+                self._record()
+            else:
+                self._fetch_console()
+
+    def _fetch_console(self) -> None:
+        assert self._console_next is not None and self.ptd is not None
+        try:
+            fetched = self.ptd.client.console(str(self._console_next))
+        except AnalyzerError as error:
+            self._console_file.write(
+                f"joulebench power-director: the daemon's console is incomplete here ({error})\n"
+            )
+            self._console_file.flush()
+            return
+        if fetched is None:
+            return
+        first, lines = int(fetched[0]), fetched[1]
+        if first > self._console_next:
+            self._console_file.write(
+                f"joulebench power-director: {first - self._console_next} console lines were no longer kept by the daemon\n"
+            )
+        self._console.raw(lines)
+        self._console_next = first + len(lines)
 
     def _record(self) -> None:
         messages = self.ptd_messages()
@@ -170,9 +232,11 @@ class _RemoteLink(PtdLink):
 
     def close(self) -> None:
         try:
+            self.record()  # the daemon's last lines, while the connection is still there
             super().close()
         finally:
-            self.record()
+            if self._console_next is None:
+                self.record()
             self._console_file.close()
 
 
@@ -258,12 +322,12 @@ class Instrument:
             "channel": list(channel) if channel else None,
         }
         console = ptd_logs.open("a", encoding="utf-8")
-        console.write(
-            f"joulebench power-director: record of its exchange with the PTD daemon at {config.ptd}.\n"
-            "This is not the daemon's own console log, which stays on the host that runs it.\n\n"
-        )
-        console.flush()
-        return _RemoteLink(self.name, analyzer, ptd_config, console)
+        try:
+            return _RemoteLink(self.name, analyzer, ptd_config, console, config.ptd)
+        except BaseException:
+            console.close()
+            analyzer.close()
+            raise
 
     def _open_local(self, ptd_logs: Path) -> PtdLink:
         driver = self._driver

@@ -52,14 +52,20 @@ class SessionAnalyzers:
         self._faulted: set[str] = set()
         self._fault_lock = threading.Lock()
         self._releaser: threading.Thread | None = None
+        self.notes: list[str] = []
+        """Sentences for the client at the session's start (`SessionCreated.notes`)."""
 
     def open(self, ptd_logs: Path, on_fault: Callable[[str, str], None]) -> None:
         """Connect every analyzer and start recording; AnalyzerError or StorageError."""
         try:
             for instrument in self.instruments:
-                self.links.append(instrument.open(self.folder, ptd_logs))
+                link = instrument.open(self.folder, ptd_logs)
+                self.links.append(link)
                 self.is_open = True
                 self._narration.connected(instrument.name, instrument.config.endpoint)
+                if link.note:
+                    self.notes.append(link.note)
+                    self._narration.warning(link.note)
         finally:
             self.log_ptd()
         self.recorder = Recorder(

@@ -47,6 +47,10 @@ class SessionNarration:
     def connected(self, name: str, endpoint: str) -> None:
         self._log.info(f"Connected to analyzer {name} ({endpoint})")
 
+    def warning(self, sentence: str) -> None:
+        """Something the session's records will lack or show, said when it starts."""
+        self._log.warning(sentence)
+
     def recording(self, poll_interval_s: float, paths: Sequence[str]) -> None:
         self._log.info(f"Recording every {poll_interval_s:g} s into " + ", ".join(paths))
 

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +141,48 @@ def test_channel_option_reaches_the_yokogawa_driver() -> None:
     assert dict(second_only.driver_options) == {"first_element": 2, "channels": 1}
     every_element = daemon_options(parse_command_line(["49", "/dev/ttyUSB0"]))
     assert dict(every_element.driver_options) == {}
+
+
+def test_the_console_reaches_a_pipe_line_by_line_with_the_meter_traffic(tmp_path: Path) -> None:
+    """The reference director tees PTDaemon's stdout through a pipe: each line must arrive as it is
+    logged (not when a buffer fills or the daemon exits), and the meter traffic with it."""
+    port = _free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "analyzers.ptd.ptd_cli",
+        "-l",
+        str(tmp_path / "log"),
+        "-p",
+        str(port),
+        "0",
+        "x",
+    ]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={"TZ": "UTC"})
+    assert process.stdout is not None
+    arrived: list[tuple[float, str]] = []
+    reader = threading.Thread(
+        target=lambda: arrived.extend(
+            (time.monotonic(), raw.decode()) for raw in iter(process.stdout.readline, b"")
+        ),
+        daemon=True,
+    )
+    reader.start()
+    try:
+        with _connect(port, process) as client:
+            sent = time.monotonic()
+            client.cmd("Go,100,0,S_ranging")
+            deadline = sent + 5
+            while not any("Read " in line for _, line in arrived) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            go_line = next((at for at, line in arrived if "Go with mark 'S_ranging'" in line), None)
+            assert go_line is not None and go_line - sent < 2.0  # while the daemon runs, at once
+            assert any(" from SimulatedWT310: Watts," in line for _, line in arrived)
+            client.cmd("Stop")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=5)

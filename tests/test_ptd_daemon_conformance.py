@@ -135,6 +135,11 @@ def test_current_reference_sequence(tmp_path: Path, channels: int) -> None:
         client.close()
         messages = daemon.console.wait_for("Waiting for a connection...", count=1)
 
+    # The meter traffic (a line per read from the meter) runs between the protocol's lines.
+    traffic = [m for m in messages if m.startswith("Read ") and " from SimulatedWT310: Watts," in m]
+    assert sum(int(m.split()[1]) for m in traffic) >= 60 + 65  # every sample of both runs was read
+    messages = [m for m in messages if m not in traffic]
+
     replies = [m.removeprefix("Response to client sent: ") for m in messages if m.startswith("Response to")]
     assert replies == [reply for _, reply in client.exchanges]
     activated = messages.index("Uncertainty checking for SimulatedWT310 is activated")

@@ -102,6 +102,8 @@ def test_measurement_replies_sentinels_and_per_sample_log_lines(tmp_path: Path) 
     assert messages == [
         "Go with mark '2021-03-03_00-42-01_ranging'",
         f"Response to client sent: {go_reply(1000, 0)}",
+        # The meter traffic: one line per read, with the newest reading.
+        "Read 4 samples from FakeWT: Watts,4.450000,Volts,249.200000,Amps,0.040500,PF,0.442400",
         "WARNING: Uncertainty 1.59% above 1.00% limit for the last measurement sample!",
         "ERROR: Bad watts reading nan from FakeWT",
         "WARNING: Missed 1 samples",
@@ -117,7 +119,7 @@ def test_measurement_replies_sentinels_and_per_sample_log_lines(tmp_path: Path) 
         "Response to client sent: Error: no measurement to stop",
     ]
     # Per-sample lines carry the sample's time, as PTD's do.
-    assert console.getvalue().splitlines()[2].startswith("03-03-2021 00:42:30.170: WARNING")
+    assert console.getvalue().splitlines()[3].startswith("03-03-2021 00:42:30.170: WARNING")
     data = log_path.read_text().splitlines()
     assert data[1] == (
         "Time,03-03-2021 00:42:30.170,Watts,5.000000,Volts,249.210000,Amps,0.040400,PF,0.442300,"

@@ -186,8 +186,9 @@ class PtdClient:
 
     # -- raw exchanges --------------------------------------------------------------------------
 
-    def request(self, command: str) -> str:
-        """Send `command`, return its one-line reply (refusals included), record the exchange.
+    def request(self, command: str, record: bool = True) -> str:
+        """Send `command`, return its one-line reply (refusals included), record the exchange
+        (unless `record` is False: joulebench's own extensions are not PTD's exchange).
 
         Reconnects first if needed; re-sends once on a fresh connection only when the command is
         safe to repeat. Raises AnalyzerConnectionError naming the peer otherwise."""
@@ -206,7 +207,8 @@ class PtdClient:
                     raise type(error)(
                         self.peer, f"{error.message}; whether the daemon acted on '{command}' is unknown"
                     ) from error
-                self.messages.append(PtdMessage(command, reply))
+                if record:
+                    self.messages.append(PtdMessage(command, reply))
                 return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -298,6 +300,28 @@ class PtdClient:
             return parse_uncertainty_reply(reply)
         except ValueError as error:
             raise PtdReplyError(self.peer, command, reply, f"cannot parse the reply: {error}") from None
+
+    def console(self, which: str) -> tuple[str, list[str]] | None:
+        """`JB-Console,<which>` (joulebench's daemon only, unrecorded): (first, lines), or None when
+        the daemon does not know the command (SPEC PTDaemon)."""
+        command = f"{wire.CONSOLE_COMMAND},{which}"
+        with self._lock:
+            header = self.request(command, record=False)
+            if is_refusal(header):
+                return None
+            try:
+                first, count = wire.parse_console_header(header)
+            except ValueError:
+                raise PtdReplyError(
+                    self.peer, command, header, f"'{command}' answered {header[:120]!r}"
+                ) from None
+            assert self._connection is not None
+            try:
+                body = self._connection.read_lines(count, command)
+            except (ConnectionLost, ReplyTimeout) as error:
+                self._drop(f"'{command}' body failed: {error.message}")
+                raise
+            return first, body.decode("ascii", "replace").splitlines()
 
     # -- samples --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import TextIO
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
 from analyzers.ptd.identity import daemon_version
-from analyzers.ptd.logs import ConsoleLog, DataLog, banner
+from analyzers.ptd.logs import ConsoleLog, ConsoleRecord, DataLog, banner
 from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
 from analyzers.ptd.session import PtdSession, SessionConfig
 
@@ -51,7 +51,7 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
     """Serve until terminated; returns the exit status. Raises AnalyzerError for a driver failure."""
-    console = ConsoleLog(stdout or sys.stdout)
+    console = ConsoleLog(stdout or sys.stdout, record=ConsoleRecord())
     analyzer = create_driver(options)
     try:
         identity = analyzer.identify()
@@ -81,6 +81,7 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
                 "is the port in use?",
             ) from error
         console.log("Waiting for a connection...")
+        console.end_preamble()
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             server.start_pump()

@@ -8,8 +8,10 @@ the console into `ptd_logs.txt`. Both are thread-safe: the sampling pump and the
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -48,36 +50,89 @@ def banner(version: str, model: str, source: str, data_log: str | None) -> list[
     return lines
 
 
-class ConsoleLog:
-    """PTD's console log: one timestamped line per event, written and flushed at once."""
+class ConsoleRecord:
+    """The console lines a daemon keeps for a director on another host (`JB-Console`).
 
-    def __init__(self, stream: TextIO, clock: Clock = time.time_ns) -> None:
+    The preamble (banner to "Waiting for a connection...") is kept whole, as a per-session PTDaemon's
+    console starts with it; after it, the last `limit` lines, numbered from 0 in the order written.
+    """
+
+    def __init__(self, limit: int = 100_000, preamble_limit: int = 1_000) -> None:
+        self._preamble: list[str] = []
+        self._preamble_limit = preamble_limit
+        self._in_preamble = True
+        self._lines: deque[str] = deque(maxlen=limit)
+        self._next = 0
+        self.connection_index = 0
+        """Number of the line that accepted the client now connected."""
+
+    def add(self, lines: Iterable[str], connection: bool = False) -> None:
+        """Called by `ConsoleLog` under its lock; `connection`: these lines accept a client."""
+        if connection:
+            self.connection_index = self._next
+        for line in lines:
+            if self._in_preamble and len(self._preamble) < self._preamble_limit:
+                self._preamble.append(line)
+            else:
+                self._lines.append(line)
+                self._next += 1
+
+    def end_preamble(self) -> None:
+        self._in_preamble = False
+
+    def preamble(self) -> list[str]:
+        return list(self._preamble)
+
+    @property
+    def next_index(self) -> int:
+        return self._next
+
+    def since(self, index: int) -> tuple[int, list[str]]:
+        """(number of the first line returned, the lines from `index` on that are still kept)."""
+        oldest = self._next - len(self._lines)
+        first = min(max(index, oldest), self._next)
+        return first, list(itertools.islice(self._lines, first - oldest, None))
+
+
+class ConsoleLog:
+    """PTD's console log: one timestamped line per event, written and flushed at once (also into
+    `record`, when a daemon keeps one for `JB-Console`)."""
+
+    def __init__(
+        self, stream: TextIO, clock: Clock = time.time_ns, record: ConsoleRecord | None = None
+    ) -> None:
         self._stream = stream
         self._clock = clock
         self._lock = threading.Lock()
+        self.record = record
 
     def raw(self, lines: Iterable[str]) -> None:
         """Lines without a timestamp (the banner)."""
-        with self._lock:
-            for line in lines:
-                self._stream.write(line + "\n")
-            self._stream.flush()
+        self._write(list(lines))
 
-    def log(self, message: str, at_ns: int | None = None) -> None:
-        """`<time>: <message>`; `at_ns` stamps a per-sample message with the sample's time, as PTD does."""
+    def log(self, message: str, at_ns: int | None = None, connection: bool = False) -> None:
+        """`<time>: <message>`; `at_ns` stamps a per-sample message with the sample's time, as PTD does;
+        `connection`: the line that accepts a client (where its console span starts)."""
         stamp = format_time(self._clock() if at_ns is None else at_ns)
-        with self._lock:
-            self._stream.write(f"{stamp}: {message}\n")
-            self._stream.flush()
+        self._write([f"{stamp}: {message}"], connection)
 
     def log_many(self, messages: Sequence[tuple[int, str]]) -> None:
         """Several `(time_ns, message)` lines in one write (per-sample warnings of a chunk)."""
-        if not messages:
-            return
-        text = "".join(f"{format_time(at)}: {message}\n" for at, message in messages)
+        if messages:
+            self._write([f"{format_time(at)}: {message}" for at, message in messages])
+
+    def _write(self, lines: list[str], connection: bool = False) -> None:
+        text = "".join(line + "\n" for line in lines)
         with self._lock:
             self._stream.write(text)
             self._stream.flush()
+            if self.record is not None:
+                self.record.add(lines, connection)
+
+    def end_preamble(self) -> None:
+        with self._lock:
+            if self.record is not None:
+                self.record.end_preamble()
 
 
 class DataLog:

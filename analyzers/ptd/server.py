@@ -40,7 +40,7 @@ class _ClientHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         session = self.server.session
         host, port = self.client_address[:2]
-        session.console.log(f"Accepted connection from {host}:{port}")
+        session.console.log(f"Accepted connection from {host}:{port}", connection=True)
         try:
             self._serve(session)
         except OSError as error:

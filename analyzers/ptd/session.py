@@ -151,6 +151,11 @@ class PtdSession:
         if len(chunk) == 0:
             return
         self._latest = chunk.take(np.array([len(chunk) - 1]))
+        # The meter traffic PTDaemon's console carries: one line per read, with the newest reading.
+        newest = sample_lines(self._latest, with_channels=False)[0].as_py().split(",", 2)[2]
+        self.console.log(
+            f"Read {len(chunk)} sample{'s' if len(chunk) != 1 else ''} from {self.model}: {newest}"
+        )
         measurement = self._measurement
         if measurement is None:
             self.data_log.samples(chunk, NOT_SET_MARK)
@@ -258,7 +263,8 @@ class PtdSession:
             except AnalyzerError as error:
                 self.console.log(f"ERROR: {error}")
                 reply = Reply(f"Error: {error}")
-            self.console.log(f"Response to client sent: {reply.text}")
+            if request.command.upper() != wire.CONSOLE_COMMAND.upper():  # ours, not PTDaemon's: unlogged
+                self.console.log(f"Response to client sent: {reply.text}")
             for message in self._after_reply:
                 self.console.log(message)
             return reply
@@ -278,6 +284,7 @@ class PtdSession:
             "DC-RL": self._read_samples,
             "WATTS": self._watts,
             "UNCERTAINTY": self._uncertainty,
+            wire.CONSOLE_COMMAND.upper(): self._console_lines,
         }
         handler = handlers.get(command)
         if handler is not None:
@@ -486,6 +493,29 @@ class PtdSession:
             if line is not None:
                 lines[form] = line
         return lines
+
+    def _console_lines(self, request: wire.Request) -> Reply:
+        record = self.console.record
+        if record is None:
+            return Reply(wire.UNKNOWN_COMMAND)  # a daemon that keeps no console record (in-process)
+        if len(request.args) != 1:
+            raise RequestError(wire.INVALID_PARAMETER_COUNT)
+        which = request.args[0].lower()
+        if which == "preamble":
+            first: int | str = "preamble"
+            lines = record.preamble()
+        elif which == "end":
+            first, lines = record.next_index, []
+        elif which == "connection":
+            first, lines = record.since(record.connection_index)
+        elif which.isdigit():
+            first, lines = record.since(int(which))
+        else:
+            raise RequestError(
+                f"Error: {wire.CONSOLE_COMMAND} takes preamble, end, connection or a line number"
+            )
+        body = "".join(line.replace("\r", " ") + wire.LINE_END for line in lines)
+        return Reply(wire.console_header(first, len(lines)), body.encode("ascii", "replace"))
 
     def _current_reading(self) -> Reply:
         self.poll()

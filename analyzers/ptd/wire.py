@@ -81,6 +81,29 @@ def parse_rl_header(line: str) -> int:
     return int(words[1])
 
 
+CONSOLE_COMMAND = "JB-Console"
+"""joulebench's extension: the daemon's console lines, for a director on another host.
+
+`JB-Console,preamble` (banner to listening), `JB-Console,end` (just the position),
+`JB-Console,connection` (the lines since the current client was accepted), `JB-Console,<n>` (the
+lines from number n on that the daemon still keeps). Reply `Console,<first>,<count>` (first is
+`preamble` for the preamble), then `count` lines. SPEC PTDaemon answers `Unknown command`."""
+
+
+def console_header(first: int | str, count: int) -> str:
+    return f"Console,{first},{count}"
+
+
+def parse_console_header(line: str) -> tuple[str, int]:
+    """(first, count) of a `JB-Console` header; raises ValueError if the line is not one."""
+    fields = line.strip().split(",")
+    if len(fields) != 3 or fields[0] != "Console" or not fields[2].isdigit():
+        raise ValueError(f"not a console header: {line!r}")
+    if fields[1] != "preamble" and not fields[1].isdigit():
+        raise ValueError(f"not a console header: {line!r}")
+    return fields[1], int(fields[2])
+
+
 def _fixed6(value: float | None) -> str:
     """PTD prints a quantity with six decimals and `-1` for unknown."""
     if value is None or not math.isfinite(value):

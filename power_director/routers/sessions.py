@@ -49,6 +49,7 @@ def create_session(body: SessionCreate, arrived: Arrival, director: DirectorDep)
         exchange=session.messages[0].exchange(),
         client_timeout_s=director.config.session.client_timeout_s,
         analyzer_stall_s=director.config.session.stall_s,
+        notes=session.analyzers.notes,
     )
 
 
