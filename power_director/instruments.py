@@ -60,6 +60,8 @@ class PtdLink:
         self.ptd_config = ptd_config
         self.lock = threading.RLock()
         self.polls = 0
+        self.given_up = False
+        """The analyzer failed: nothing more is asked of it that the clean-up does not need."""
         self.note: str | None = None
         """One sentence for the session's start about this analyzer's records (e.g. no console log)."""
         self.unlisted_messages: list[dict[str, str]] = []
@@ -109,6 +111,7 @@ class PtdLink:
         """The analyzer failed: end any exchange still waiting on it, and let what is said to it from
         now on (the clean-up's `Stop`, `SR`, the release) fail within a second rather than retry for
         the configured connect timeout. An in-process driver has nothing to wait on."""
+        self.given_up = True
         if self.ptd is not None:
             self.ptd.client.interrupt(GIVEN_UP)
 
@@ -161,6 +164,7 @@ class _RemoteLink(PtdLink):
         self._console_file = console
         self._console = ConsoleLog(console)
         self._written = 0
+        self._console_connections = 0
         self._console_next = self._start_console()
         if self._console_next is None:
             console.write(
@@ -179,15 +183,18 @@ class _RemoteLink(PtdLink):
     def _start_console(self) -> int | None:
         """The daemon's preamble into `ptd_logs.txt` and its console position; None: it keeps none."""
         ptd = self.ptd
+        if ptd is None:
+            return None
         try:
-            preamble = ptd.client.console("preamble") if ptd is not None else None
-            since = ptd.client.console("connection") if ptd is not None and preamble is not None else None
+            preamble = ptd.client.console("preamble")
+            since = ptd.client.console("connection") if preamble is not None else None
         except AnalyzerError:
             return None
         if preamble is None or since is None:
             return None
         # As a per-session PTDaemon's console reads: its start, then this client's connection on.
         self._console.raw(preamble[1] + since[1])
+        self._console_connections = len(ptd.client.connections)
         return int(since[0]) + len(since[1])
 
     def record(self) -> None:
@@ -199,8 +206,19 @@ class _RemoteLink(PtdLink):
 
     def _fetch_console(self) -> None:
         assert self._console_next is not None and self.ptd is not None
+        client = self.ptd.client
+        if self.given_up or not client.connected:
+            return  # a failed or closed daemon: no reconnecting just for its console
+        which = str(self._console_next)
+        if len(client.connections) != self._console_connections:
+            # Connected anew (the daemon may have restarted and numbers its lines afresh).
+            self._console_connections = len(client.connections)
+            self._console_file.write(
+                "joulebench power-director: connected to the daemon again; its console from that connection on:\n"
+            )
+            which = "connection"
         try:
-            fetched = self.ptd.client.console(str(self._console_next))
+            fetched = client.console(which)
         except AnalyzerError as error:
             self._console_file.write(
                 f"joulebench power-director: the daemon's console is incomplete here ({error})\n"
@@ -210,7 +228,7 @@ class _RemoteLink(PtdLink):
         if fetched is None:
             return
         first, lines = int(fetched[0]), fetched[1]
-        if first > self._console_next:
+        if which != "connection" and first > self._console_next:
             self._console_file.write(
                 f"joulebench power-director: {first - self._console_next} console lines were no longer kept by the daemon\n"
             )

@@ -48,9 +48,11 @@ def analyzer_of_kind(kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_folder_of_each_kind_holds_what_the_current_checker_reads(tmp_path: Path, kind: str) -> None:
-    with analyzer_of_kind(kind, tmp_path) as analyzer:
-        with running_director(director_config(tmp_path / "data", analyzer)) as running:
-            replies = run_session(running, kind)
+    with (
+        analyzer_of_kind(kind, tmp_path) as analyzer,
+        running_director(director_config(tmp_path / "data", analyzer)) as running,
+    ):
+        replies = run_session(running, kind)
     session_id = replies["session_id"]
     folder = tmp_path / "data" / "sessions" / session_id
     server = json.loads((folder / "power" / "server.json").read_text())
