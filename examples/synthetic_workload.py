@@ -1,5 +1,9 @@
 """A stand-in for an MLPerf Inference benchmark: it loads the simulated meter and writes LoadGen's logs.
 
+The demo runs the real LoadGen (`examples/loadgen_sut.py`); this stand-in stays where a test needs
+exact control LoadGen does not give: a SUT clock run ahead of true time (`--clock-skew-s`), an exact
+window length, logs of an older LoadGen.
+
     python examples/synthetic_workload.py --scenario SingleStream --duration 8 --output-dir LOGS
 
 What a real run does, in miniature: the system warms up (`--lead`), LoadGen issues queries for

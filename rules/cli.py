@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="power-check",
         description="Compute MLPerf power results (W, J or mJ per query, kJ per training run, "
         "µJ per inference) from result folders; walks every PATH.",
-        epilog="Exit status: 2 if any input was unusable, else 1 if any result is invalid, else 0.",
+        epilog="Exit status: 2 if any input was unusable (a rule set of another kind forced included), "
+        "else 1 if any metric is invalid or any folder does not comply with its rule set, else 0.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="a result folder or any tree containing them"
@@ -107,13 +108,21 @@ def check_paths(paths: Sequence[str], ruleset: str | None) -> list[CheckResult |
 
 
 def _check_one(directory: Path, kind: ResultKind, ruleset: str | None) -> CheckResult | Unusable:
+    if ruleset and get_ruleset(ruleset).kind not in ("", kind.name):
+        # A rule set of another kind judges nothing here; scoring under another one silently would lie.
+        forced = get_ruleset(ruleset)
+        a = "an" if kind.name[:1] in "aeiou" else "a"
+        return Unusable(
+            str(directory),
+            kind.name,
+            f"{directory}: rule set {forced.name} is for {forced.kind} results, and this is {a} {kind.name} "
+            f"result; give {a} {kind.name} rule set (power-check --list-rulesets), joulebench or joulebench-strict",
+        )
     try:
-        # A rule set of another kind (e.g. a training one while walking inference folders) does not apply.
-        applies = not ruleset or get_ruleset(ruleset).kind in ("", kind.name)
         # Numerical trouble (an overflow, a mean of nothing) is a note on the result, not stderr noise.
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
             warnings.simplefilter("always")
-            result = kind.check(directory, ruleset if applies else None)
+            result = kind.check(directory, ruleset)
         for warning in {str(w.message) for w in caught}:
             result.notes.append(f"{directory}: numerical warning while computing the result: {warning}")
         return _valid_only_if_finite(result)
@@ -154,7 +163,11 @@ def print_human(outcomes: Sequence[CheckResult | Unusable], verbose: bool = Fals
             by_kind.setdefault(outcome.kind, []).append(outcome)
     for kind, results in by_kind.items():
         valid = sum(r.valid for r in results)
-        print(f"== {kind}: {len(results)} result(s), {valid} valid")
+        judged = [r for r in results if r.compliant is not None]
+        compliant = sum(bool(r.compliant) for r in judged)
+        print(
+            f"== {kind}: {len(results)} result(s), {valid} with a valid metric, {compliant} of {len(judged)} judged compliant"
+        )
         for result in results:
             print(result.summary_line())
             for note in result.notes:

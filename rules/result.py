@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, Verdict, failing
 
 
 @dataclass
@@ -50,6 +50,7 @@ class CheckResult:
             "notes": list(self.notes),
             "compliant": self.compliant,
             "compliance_ruleset": self.compliance_ruleset or None,
+            "failing_checks": failing(self.checks),
             "checks": [check.to_json() for check in self.checks or []],
         }
 
@@ -63,13 +64,16 @@ class CheckResult:
             "uncertainty": self.uncertainty,
             "valid": self.valid,
             "errors": " | ".join(self.errors),
+            "compliant": "" if self.compliant is None else self.compliant,
+            "compliance_ruleset": self.compliance_ruleset,
+            "failing_checks": " ".join(failing(self.checks)),
         }
 
     def summary_line(self) -> str:
         value = "n/a" if self.value is None else f"{self.value:.10g} {self.unit}"
         if self.uncertainty is not None and self.value is not None:
             value += f" ± {self.uncertainty:.2g}"
-        verdict = "VALID" if self.valid else "INVALID"
+        verdict = "metric VALID" if self.valid else "metric INVALID"
         scenario = f" {self.scenario}" if self.scenario else ""
         line = f"{self.path}: {self.kind}{scenario} {value} [{verdict}]"
         if self.errors:
@@ -77,4 +81,16 @@ class CheckResult:
         return line
 
 
-CSV_COLUMNS = ("path", "kind", "scenario", "value", "unit", "uncertainty", "valid", "errors")
+CSV_COLUMNS = (
+    "path",
+    "kind",
+    "scenario",
+    "value",
+    "unit",
+    "uncertainty",
+    "valid",
+    "errors",
+    "compliant",
+    "compliance_ruleset",
+    "failing_checks",
+)

@@ -77,6 +77,7 @@ def _joulebench_folder(tmp_path: Path, window_s: int) -> Path:
         for name in data["results"]:
             if (folder / name).is_file():
                 data["results"][name] = hashlib.sha1((folder / name).read_bytes()).hexdigest()
+        data["joulebench"] = {"state": "done"}  # the origin marker
         if side == "server":
             for exchange in data["ptd_messages"]:
                 if exchange["cmd"] == "Identify":
@@ -87,27 +88,29 @@ def _joulebench_folder(tmp_path: Path, window_s: int) -> Path:
     return folder
 
 
-def test_joulebench_folder_is_informational_under_demo_and_fails_mlperf(
+def test_joulebench_folder_is_judged_by_joulebench_and_fails_mlperf_on_identity(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _joulebench_folder(tmp_path, window_s=300)
-    status, out = _run(capsys, "--json", "--ruleset", "joulebench-demo", str(folder))
+    status, out = _run(capsys, "--json", str(folder))
     [demo] = json.loads(out)
-    assert status == 0 and demo["compliant"] is True
+    assert status == 0 and demo["compliant"] is True and demo["compliance_ruleset"] == "joulebench"
+    status, out = _run(capsys, "--json", "--ruleset", "joulebench-demo", str(folder))  # the earlier name
+    assert json.loads(out)[0]["compliance_ruleset"] == "joulebench"
     verdicts = _verdicts(demo)
     assert {k for k, v in verdicts.items() if v == "INFO"} == {
         "ruleset.scope", "sources.client", "sources.server", "ptd.identity", "ptd.uncertainty_summary", "timing.minimum",
     }  # fmt: skip
     messages = {c["id"]: c["message"] for c in demo["checks"]}
     assert (
-        "made by joulebench/power (first message 'joulebench/power client v1'), not the MLCommons reference tool"
+        "made by joulebench (first message 'joulebench/power client v1'), not the MLCommons reference tool"
         in messages["sources.client"]
     )
     assert (
         "the testing window lasts 300.002 s, under the 600 s minimum run (not submission-valid)"
         in messages["timing.minimum"]
     )
-    assert "the result is not submission-valid" in messages["ruleset.scope"]
+    assert "not a submission judgement" in messages["ruleset.scope"]
 
     status, out = _run(capsys, "--json", "--ruleset", "mlperf-inference-v5.1", str(folder))
     [strict_mlperf] = json.loads(out)
@@ -120,6 +123,12 @@ def test_joulebench_folder_is_informational_under_demo_and_fails_mlperf(
         "ptd.identity",
         "timing.minimum",
     }
+    # Which failures only SPEC's binary and the reference tool can clear, and which this run can.
+    identity = {c["id"] for c in strict_mlperf["checks"] if c.get("identity_only")}
+    assert identity == failed - {"timing.minimum"}
+    assert strict_mlperf["failing_checks"] == [
+        c["id"] for c in strict_mlperf["checks"] if c["verdict"] == "FAIL"
+    ]
 
     status, out = _run(capsys, "--json", "--ruleset", "joulebench-strict", str(folder))
     [strict] = json.loads(out)
@@ -168,9 +177,7 @@ def test_training_run_count_follows_the_benchmark() -> None:
     )
     assert check_training_runs("unet3d", 10, policy).verdict is Verdict.FAIL
     assert check_training_runs("unet3d", 40, policy).verdict is Verdict.PASS
-    assert (
-        check_training_runs("unet3d", 40, policy_for(get_ruleset("joulebench-demo"))).verdict is Verdict.INFO
-    )
+    assert check_training_runs("unet3d", 40, policy_for(get_ruleset("joulebench"))).verdict is Verdict.INFO
 
 
 def test_training_log_with_too_few_readings_fails() -> None:
@@ -192,7 +199,7 @@ def test_list_rulesets_includes_every_family(capsys: pytest.CaptureFixture[str])
     status, out = _run(capsys, "--list-rulesets")
     rows = {line.split("\t")[0]: line.split("\t")[1] for line in out.splitlines()}
     assert status == 0
-    assert rows["joulebench-strict"] == rows["joulebench-demo"] == "any"
+    assert rows["joulebench-strict"] == rows["joulebench"] == "any"
     assert rows["mlperf-training-v4.0"] == "training" and rows["mlperf-tiny-v1.0"] == "tiny"
     assert sum(kind == "inference" for kind in rows.values()) == 10
 

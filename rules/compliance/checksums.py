@@ -57,6 +57,15 @@ def made_by_joulebench(record: SessionRecord) -> bool:
     return isinstance(record.raw.get("joulebench"), dict)
 
 
+def folder_made_by_joulebench(directory: Path) -> bool:
+    """The folder's `power/server.json` has the `joulebench` section (what `joulebench` is detected by)."""
+    try:
+        data = json.loads((directory / "power" / "server.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("joulebench"), dict)
+
+
 def tool_of(record: SessionRecord) -> str:
     """The tool that wrote the record: joulebench by its section, else the one the session's first
     message names (`mlcommons/power client v3` -> `mlcommons/power`)."""

@@ -11,7 +11,7 @@ import numpy as np
 from analyzers.trace import Trace
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.verdict import Check, Verdict
-from rules.inference.window import WindowStats
+from rules.inference.window import WindowStats, whole_samples_due
 
 NS_PER_S = 1_000_000_000
 
@@ -19,7 +19,9 @@ NS_PER_S = 1_000_000_000
 def check_count(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check:
     # Expected from the rule set's nominal interval (a log with holes would shrink a measured median).
     expected = stats.window_s / (policy.sampling_interval_ms / 1000)
-    fraction = stats.samples / expected if expected > 0 else 0.0
+    # Judged against the whole samples a meter on time is sure to place inside (the metric's rule too).
+    due = whole_samples_due(stats.window_s, policy.sampling_interval_ms)
+    fraction = stats.samples / due if due > 0 else 0.0
     text = f"{where}: {stats.samples} samples in the {stats.window_s:.3f} s window, {expected:.1f} expected at {policy.sampling_interval_ms} ms"
     if fraction < policy.min_sample_fraction:
         return Check(

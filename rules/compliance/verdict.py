@@ -21,14 +21,42 @@ class Verdict(str, Enum):
         return cls(text.strip().upper())
 
 
+IDENTITY_CHECKS = frozenset(
+    {
+        "sources.client",
+        "sources.server",
+        "session.messages",
+        "ptd.identity",
+        "ptd.device_type",
+        "ptd_log.uncertainty_activated",
+    }
+)
+"""Checks only SPEC's PTDaemon binary (its version, its meter list, its console line) and the MLCommons
+reference tool (its sources, its handshake) can pass: another tool fails them by design, never by fault
+of its measurement (PTD_AND_MLPERF_POWER.md §5)."""
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
     verdict: Verdict
     message: str
 
+    @property
+    def identity_only(self) -> bool:
+        """A FAIL that only SPEC's PTDaemon and the reference tool can clear."""
+        return self.verdict is Verdict.FAIL and self.id in IDENTITY_CHECKS
+
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "verdict": self.verdict.value, "message": self.message}
+        data: dict[str, Any] = {"id": self.id, "verdict": self.verdict.value, "message": self.message}
+        if self.identity_only:
+            data["identity_only"] = True
+        return data
+
+
+def failing(checks: list[Check] | None) -> list[str]:
+    """The ids of the FAILed checks, in order."""
+    return [check.id for check in checks or [] if check.verdict is Verdict.FAIL]
 
 
 def compliant(checks: list[Check]) -> bool:

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.spl import SplFormatError, SplReadResult, read_spl
+from rules.compliance.checksums import folder_made_by_joulebench
+from rules.compliance.policy import CompliancePolicy, policy_for
 from rules.compliance.runner import InferenceEvidence, judge_inference
 from rules.compliance.session_files import ClockOffset, SessionFileError, read_session_record
 from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
 from rules.inference.uncertainty import analyzer_accuracy, power_uncertainty
-from rules.inference.window import MAX_READING_W, WindowStats, counted_watts, window_stats
+from rules.inference.window import MAX_READING_W, WindowStats, counted_watts, whole_samples_due, window_stats
 from rules.result import CheckResult
-from rules.rulesets import Ruleset, get_ruleset, ruleset_for_date
+from rules.rulesets import JOULEBENCH_RULESET, Ruleset, get_ruleset, ruleset_for_date
 
 DETAIL_LOG = "mlperf_log_detail.txt"
 SAMPLE_LOG = "spl.txt"
@@ -38,6 +40,8 @@ class InferenceResult(CheckResult):
     stats: WindowStats | None = None
     ranging_avg_power_w: float | None = None
     loadgen_validity: str | None = None
+    loadgen_version: str | None = None
+    """`loadgen_version` of the detail log: which LoadGen wrote it (e.g. `6.0.17 @ d6147c7eb7`)."""
     skipped_lines: int = 0
     clock_offset_s: float | None = None  # director − client applied to the LoadGen window (joulebench client)
     alignment_uncertainty_s: float | None = None
@@ -58,6 +62,7 @@ class InferenceResult(CheckResult):
                 "samples": self.samples,
                 "window_s": self.window_s,
                 "loadgen_validity": self.loadgen_validity,
+                "loadgen_version": self.loadgen_version,
                 "ranging_avg_power_w": self.ranging_avg_power_w,
                 "skipped_lines": self.skipped_lines,
                 "clock_offset_s": self.clock_offset_s,
@@ -77,14 +82,14 @@ class InferenceResult(CheckResult):
         return data
 
     def summary_line(self) -> str:
-        verdict = "VALID" if self.valid else "INVALID"
+        verdict = "metric VALID" if self.valid else "metric INVALID"
         if self.value is None:
             head = f"{self.path}: {self.scenario or 'inference'} n/a [{verdict}]"
         else:
             head = (
                 f"{self.path}: {self.scenario} {self.value:.10g} {self.unit} "
                 f"(avg {self.avg_power_w:.6f} W, {self.samples} samples in {self.window_s:.3f} s, "
-                f"{self.ruleset}) [{verdict}]"
+                f"{self.ruleset}{', LoadGen ' + self.loadgen_version if self.loadgen_version else ''}) [{verdict}]"
             )
         if self.errors:
             head += " — " + "; ".join(self.errors)
@@ -107,7 +112,7 @@ class InferenceKind:
             raise InputError(log.path, "power_end is not after power_begin", line=log.lines.get("power_end"))
         samples = _read_samples(_required(run / SAMPLE_LOG))
         scenario = _scenario(directory, log)
-        rules = _ruleset(log, ruleset, begin_ns)
+        rules = _ruleset(directory, log, ruleset, begin_ns)
         # LoadGen stamps the SUT clock, spl.txt the director's: a recorded offset moves the window across.
         offset, offset_problem = _clock_offset(directory)
         shift_ns = offset.offset_ns if offset else 0
@@ -128,6 +133,9 @@ class InferenceKind:
             stats=stats,
             avg_power_w=stats.avg_power_w,
             loadgen_validity=log.get("result_validity"),
+            loadgen_version=str(log.get("loadgen_version"))
+            if log.get("loadgen_version") is not None
+            else None,
             skipped_lines=len(samples.skipped),
             ranging_avg_power_w=ranging_avg,
         )
@@ -178,6 +186,7 @@ class InferenceKind:
         result.notes += list(metric.notes)
         _attach_uncertainty(result, samples, stats, directory, offset)
         result.notes += ranging_notes
+        result.errors += missing_samples(str(run / SAMPLE_LOG), stats, policy_for(rules))
         validity = result.loadgen_validity
         if validity != "VALID":
             result.errors.append(
@@ -185,6 +194,26 @@ class InferenceKind:
             )
         result.valid = not result.errors
         return _judged(result, evidence, rules)
+
+
+def missing_samples(where: str, stats: WindowStats, policy: CompliancePolicy) -> list[str]:
+    """A mean over part of the window is not the window's power: fewer samples than the rule set's
+    fraction of the nominal count, or a gap above its maximum, invalidates the metric (a sentence each)."""
+    problems = []
+    due = whole_samples_due(stats.window_s, policy.sampling_interval_ms)
+    if due > 0 and stats.samples < policy.min_sample_fraction * due:
+        missing = 1 - stats.samples / due
+        problems.append(
+            f"{where}: {stats.samples} samples in the {stats.window_s:.3f} s window where a meter at "
+            f"{policy.sampling_interval_ms} ms gives at least {due}: {missing:.1%} of the trace is "
+            f"missing (at most {1 - policy.min_sample_fraction:.0%} may be)"
+        )
+    if stats.longest_gap_s is not None and stats.longest_gap_s > policy.max_gap_s:
+        problems.append(
+            f"{where}: {stats.longest_gap_s:.3f} s of the window have no sample (at most "
+            f"{policy.max_gap_s:g} s may)"
+        )
+    return problems
 
 
 def _attach_uncertainty(
@@ -246,9 +275,12 @@ def _scenario(directory: Path, log: LoadgenLog) -> str:
     return scenario
 
 
-def _ruleset(log: LoadgenLog, forced: str | None, begin_ns: int) -> Ruleset:
+def _ruleset(directory: Path, log: LoadgenLog, forced: str | None, begin_ns: int) -> Ruleset:
+    """A forced rule set; else `joulebench` for a folder joulebench made; else the round of its date."""
     if forced:
         return get_ruleset(forced)
+    if folder_made_by_joulebench(directory):
+        return get_ruleset(JOULEBENCH_RULESET)
     run_date = _run_date(log, begin_ns)
     detected = ruleset_for_date("inference", run_date)
     if detected is None:

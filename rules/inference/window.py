@@ -8,6 +8,7 @@ longest gap, and the PTD sentinels inside the window.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,12 @@ class WindowStats:
         if integrated is None or not self.avg_power_w:
             return None
         return (integrated - self.avg_power_w) / self.avg_power_w
+
+
+def whole_samples_due(window_s: float, interval_ms: int) -> int:
+    """The fewest samples a meter on time puts strictly inside a window: floor(window / interval), since
+    its ticks fall anywhere relative to the edges (a 3.3 s window holds 3 or 4 ticks of 1 s)."""
+    return math.floor(window_s / (interval_ms / 1000) + 1e-9)
 
 
 def counted_watts(watts: np.ndarray) -> np.ndarray:
