@@ -144,7 +144,15 @@ class Analyzer(ABC):
     def fetch(self) -> Trace:
         """Samples not yet read (possibly none), in time order; each sample is returned once.
 
-        Safe to call from several threads: together they receive every sample exactly once."""
+        Safe to call from several threads: together they receive every sample exactly once.
+
+        The contract every driver keeps, tested for each (`tests/test_driver_contract.py`):
+        - **No sample is lost to a failure.** When the source fails (a dropped link, a dead device)
+          with samples still buffered, `fetch` returns those samples first; the failure is raised
+          (an `AnalyzerError` naming the device) by the first call that has nothing left to return.
+        - **Channels combine into the total with `analyzers.trace.combine_channel_flags`**: the
+          worst flag wins, missed (-2) over error (-1) over OK; the total's watts are NaN (no
+          measurement) unless its flag is OK."""
 
     @abstractmethod
     def stop(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from analyzers.base import Analyzer, MeasurementStats
 from analyzers.errors import AnalyzerError, AnalyzerStateError
 from analyzers.stats import RunningStats
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace, combine_channel_flags
 
 log = logging.getLogger("joulebench.analyzers")
 
@@ -164,12 +164,14 @@ class PolledAnalyzer(Analyzer):
             self._mark = mark
 
     def fetch(self) -> Trace:
+        # The contract (Analyzer.fetch): samples taken before a failure come first; the failure is
+        # raised by the first call that has nothing left to hand over.
         with self._lock:
             self._materialise()
-            if self._error is not None:
+            chunks, self._chunks = self._chunks, []
+            if not chunks and self._error is not None:
                 error, self._error = self._error, None
                 raise error
-            chunks, self._chunks = self._chunks, []
         if not chunks:
             return Trace.empty(self._block_count, self.device)
         return chunks[0] if len(chunks) == 1 else Trace.concat(chunks)
@@ -254,8 +256,7 @@ class PolledAnalyzer(Analyzer):
                 ]
             ).sum(axis=1)
         marks = [row[2] or None for row in rows]
-        # -2 (missed) outranks -1 (error), as in the simulated meter's total.
-        total_flags = flags.min(axis=1)
+        total_flags = combine_channel_flags(list(flags.T))
         total_w = np.where(total_flags == SAMPLE_OK, watts.sum(axis=1), np.nan)
         blocks: list[ChannelBlock] = []
         if watts.shape[1] > 1:

@@ -70,10 +70,10 @@ def test_readings_are_exact_and_a_slow_or_failing_bmc_flags_only_its_channel(
     analyzer.stop()
     # Two ticks in well under the slow BMC's 3 s: nobody waited for it.
     assert elapsed < 2.0
+    trace = analyzer.fetch()  # the samples first, the failure with the next call (Analyzer.fetch's contract)
     with pytest.raises(AnalyzerError) as raised:
         analyzer.fetch()
     assert str(raised.value) == f"{fakes.url(3)}/redfish/v1/Chassis/1/Power: no answer within 0.4 s"
-    trace = analyzer.fetch()
     slow, enclosure, failing, environment = trace.channels
     assert list(slow.flags) == [SAMPLE_MISSED] * 2 and all(math.isnan(w) for w in slow.watts)
     assert list(failing.flags) == [SAMPLE_ERROR] * 2
@@ -171,11 +171,11 @@ def test_unreachable_services_and_bad_urls_are_one_sentence(fakes: FakeRedfishSe
         analyzer.start(1.0)
         clock.advance(1.0)
         analyzer.close()
+    trace = analyzer.fetch()  # the samples first, the failure with the next call (Analyzer.fetch's contract)
     with pytest.raises(
         AnalyzerError, match=re.escape(f"{dead}/redfish/v1/Chassis/1/Power: request failed: ConnectError")
     ):
         analyzer.fetch()
-    trace = analyzer.fetch()
     assert list(trace.channels[0].watts) == [420.5] and list(trace.channels[1].flags) == [SAMPLE_ERROR]
     with pytest.raises(AnalyzerError, match=r"^bmc1: not a Redfish URL \(give http"):
         RedfishAnalyzer("bmc1")

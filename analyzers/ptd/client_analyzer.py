@@ -90,6 +90,8 @@ class PtdAnalyzer(Analyzer):
         self._needs_drain = False
         self._mark = ""
         self._lost = 0
+        self._failure: AnalyzerError | None = None
+        """A read that failed after samples arrived: raised by the next `fetch` (the contract)."""
         self._closed = False
         self.daemon: LaunchedDaemon | None = None
         if launch is not None:
@@ -221,15 +223,23 @@ class PtdAnalyzer(Analyzer):
             self._mark = mark
 
     def fetch(self) -> Trace:
+        """The contract (`Analyzer.fetch`): samples that arrived before a failure (a cut `RL` reply
+        included) are returned first; the failure is raised by the next call with nothing to return."""
         with self._lock:
             parts, self._pending = self._pending, []
-            if self._needs_drain:
+            if self._failure is not None and not any(len(part) for part in parts):
+                failure, self._failure = self._failure, None
+                raise failure
+            if self._needs_drain and self._failure is None:
                 try:
                     parts.append(self._read())
-                except AnalyzerError:
-                    self._pending = parts + self._pending
-                    raise
-                if not self._running:
+                except AnalyzerError as error:
+                    parts += self._pending  # what a cut reply delivered
+                    self._pending = []
+                    if not any(len(part) for part in parts):
+                        raise
+                    self._failure = error
+                if not self._running and self._failure is None:
                     self._needs_drain = False
             parts = [part for part in parts if len(part)]
             if not parts:

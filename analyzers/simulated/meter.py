@@ -50,7 +50,7 @@ from analyzers.simulated.load import LoadSchedule, LoadStep
 from analyzers.simulated.ranges import ChannelRanges
 from analyzers.simulated.truth import GroundTruth, GroundTruthRecorder
 from analyzers.stats import RunningStats
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace, combine_channel_flags
 
 ENV_TRUTH = "JOULEBENCH_SIM_TRUTH"
 """If set, the ground truth is written there (`.parquet`, else CSV) at every `stop()`."""
@@ -378,8 +378,7 @@ class SimulatedAnalyzer(Analyzer):
         absolute = np.vstack([b.uncertainty * np.abs(b.watts) for b in blocks]).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             uncertainty = np.where(total_w != 0, absolute / np.abs(total_w), np.nan)
-        # -2 (missed) outranks -1 (error): np.min over the channels picks the worst flag.
-        flags = np.vstack([b.flags for b in blocks]).min(axis=0)
+        flags = combine_channel_flags([b.flags for b in blocks])
         # Like PTD's sum block: volts, amps and PF are not provided for the total.
         total = {"watts": total_w, "uncertainty": uncertainty, "flags": flags}
         return _Measured(total, tuple(blocks))

@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzers.errors import AnalyzerProtocolError
-from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace
+from analyzers.trace import (
+    NO_MARK,
+    SAMPLE_ERROR,
+    SAMPLE_MISSED,
+    SAMPLE_OK,
+    ChannelBlock,
+    Trace,
+    combine_channel_flags,
+)
 from analyzers.yokogawa.dialects import NO_DATA, OVER_RANGE, QUANTITIES, Accuracy
 
 ROW_OK = 0
@@ -144,7 +152,6 @@ def build_trace(rows: RawRows, accuracy: Accuracy, elements: int, has_sigma: boo
     clean = np.where(sentinel, np.nan, values)
     blocks: list[ChannelBlock] = []
     absolute_total = np.zeros(n)
-    any_flagged = np.zeros(n, dtype=bool)
     for element in range(elements):
         base = element * _ITEMS_PER_ELEMENT
         volts, amps, watts, pf = (clean[:, base + k] for k in range(_ITEMS_PER_ELEMENT))
@@ -156,7 +163,6 @@ def build_trace(rows: RawRows, accuracy: Accuracy, elements: int, has_sigma: boo
             + accuracy.range_fraction * rows.volts_range[:, element] * rows.amps_range[:, element]
         )
         absolute_total += absolute
-        any_flagged |= flags != SAMPLE_OK
         blocks.append(
             ChannelBlock.from_columns(
                 watts=watts,
@@ -180,13 +186,15 @@ def build_trace(rows: RawRows, accuracy: Accuracy, elements: int, has_sigma: boo
             source=source,
         )
         return _with_marks(trace, rows)
+    parts = [b.flags for b in blocks]
     if has_sigma:
         sigma_watts = clean[:, elements * _ITEMS_PER_ELEMENT]
-        total_bad = sentinel[:, elements * _ITEMS_PER_ELEMENT] | any_flagged
+        # The meter's own sum is one more part: its sentinel makes the total an error.
+        sigma_bad = sentinel[:, elements * _ITEMS_PER_ELEMENT]
+        parts.append(np.where((status_flag == SAMPLE_OK) & sigma_bad, SAMPLE_ERROR, status_flag))
     else:
         sigma_watts = np.sum([b.watts for b in blocks], axis=0)
-        total_bad = any_flagged
-    total_flags = np.where((status_flag == SAMPLE_OK) & total_bad, SAMPLE_ERROR, status_flag).astype(np.int8)
+    total_flags = combine_channel_flags(parts)
     total_watts = np.where(total_flags == SAMPLE_OK, sigma_watts, np.nan)
     trace = Trace.from_columns(
         time_ns=rows.time_ns,
