@@ -4,22 +4,31 @@
    the failure is raised by the first call with nothing left to return.
 2. Channels combine into the total with `combine_channel_flags`: missed over error over OK.
 
-The polled base (NVML, RAPL, Redfish, IPMI) is driven through a minimal driver on a manual clock;
-the PTD client through a scripted daemon that drops the connection inside an `RL` reply is in
-`test_ptd_client_fakes.py`; the LPM01A and Yokogawa drivers through their fakes in their own tests.
+Each sampling base is driven through a minimal driver: `PolledAnalyzer` (NVML, RAPL, Redfish, IPMI)
+and `StreamedAnalyzer` (Yokogawa, LPM01A); the PTD client, through a scripted daemon that drops the
+connection inside an `RL` reply, in `test_ptd_client_fakes.py`; the LPM01A over its fake board in
+`test_lpm01a.py` (a disconnect mid-stream: every sample, then the failure).
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analyzers.base import Identity
 from analyzers.errors import AnalyzerError
+from analyzers.ipmi import IpmiAnalyzer
+from analyzers.lpm01a import Lpm01aAnalyzer
+from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, combine_channel_flags
+from analyzers.rapl import RaplAnalyzer
+from analyzers.redfish import RedfishAnalyzer
+from analyzers.streaming import StreamedAnalyzer
+from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace, combine_channel_flags
+from analyzers.yokogawa import YokogawaAnalyzer
 
 
 def test_missed_outranks_error_outranks_ok() -> None:
@@ -77,3 +86,57 @@ def test_polled_samples_before_a_failure_come_first_then_the_failure() -> None:
         analyzer.fetch()
     assert len(analyzer.fetch()) == 0  # the failure is raised once
     analyzer.close()
+
+
+def test_only_the_two_bases_start_sampling_threads() -> None:
+    """Every thread under analyzers/ is one of the sampling bases' or one named here with its job."""
+    root = Path(__file__).resolve().parents[1] / "analyzers"
+    starting = sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if "threading.Thread(" in path.read_text(encoding="utf-8")
+    )
+    not_sampling = {
+        "ptd/client_launch.py",  # copies a launched daemon's console into its log file
+        "ptd/server.py",  # the PTD daemon's listener and its pump (it fetches from a driver, not a meter)
+        "redfish/service.py",  # the asyncio loop the HTTP client runs on
+    }
+    assert [p for p in starting if p not in not_sampling] == ["polling.py", "streaming.py"]
+    for driver in (Lpm01aAnalyzer, YokogawaAnalyzer):
+        assert issubclass(driver, StreamedAnalyzer)
+    for driver in (NvmlAnalyzer, RaplAnalyzer, RedfishAnalyzer, IpmiAnalyzer):
+        assert issubclass(driver, PolledAnalyzer)
+
+
+class _StreamsThenDies(StreamedAnalyzer):
+    """Emits three chunks of two samples, then its link dies."""
+
+    name = "contract-stream"
+
+    def identify(self) -> Identity:
+        return Identity(model="ContractStream", min_interval_s=0.001)
+
+    @property
+    def channel_count(self) -> int:
+        return 1
+
+    def set_mark(self, mark: str) -> None:
+        pass
+
+    def _stream(self, stop: threading.Event) -> None:
+        for k in range(3):
+            self._emit(Trace.from_columns(np.array([2 * k, 2 * k + 1], dtype=np.int64) + 1, np.full(2, 5.0)))
+        raise AnalyzerError(self.device, "the stream ended: device unplugged")
+
+
+def test_streamed_samples_before_a_failure_come_first_then_the_failure() -> None:
+    analyzer = _StreamsThenDies("stream-device")
+    analyzer.start(0.001)
+    assert analyzer._thread is not None
+    analyzer._thread.join(5)
+    assert len(analyzer.fetch()) == 6
+    assert analyzer.stats().samples == 6
+    with pytest.raises(AnalyzerError, match="device unplugged"):
+        analyzer.fetch()
+    assert len(analyzer.fetch()) == 0
+    analyzer.stop()

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Analyzer, Identity, MeasurementStats
-from analyzers.errors import AnalyzerError, AnalyzerProtocolError, AnalyzerStateError
+from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Identity
+from analyzers.errors import AnalyzerError, AnalyzerProtocolError
 from analyzers.lpm01a import protocol
 from analyzers.lpm01a.stream import (
     EventLine,
@@ -33,7 +33,7 @@ from analyzers.lpm01a.stream import (
     TimeStampLine,
 )
 from analyzers.serial_transport import SerialLink
-from analyzers.stats import RunningStats
+from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import Trace
 
 NO_REPLY_HINT = (
@@ -53,7 +53,7 @@ class GpioEvent:
     time_ns: int
 
 
-class Lpm01aAnalyzer(Analyzer):
+class Lpm01aAnalyzer(StreamedAnalyzer):
     name = "lpm01a"
 
     def __init__(
@@ -94,13 +94,8 @@ class Lpm01aAnalyzer(Analyzer):
             self._link.close()
             raise
         self._lock = threading.Lock()
-        self._stats = RunningStats()
-        self._ready: list[Trace] = []
         self._events: list[GpioEvent] = []
-        self._thread: threading.Thread | None = None
-        self._stop_requested = threading.Event()
         self._stopped_ack = threading.Event()
-        self._failure: AnalyzerError | None = None
         self._freq_hz = 0
         self._t0_ns = 0
         self._count = 0
@@ -164,18 +159,12 @@ class Lpm01aAnalyzer(Analyzer):
 
     # -- measurement ----------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
     def events(self) -> list[GpioEvent]:
         """GPIO events of the current (or last) measurement, in order."""
         with self._lock:
             return list(self._events)
 
-    def start(self, interval_s: float, mark: str = "") -> None:
-        if self._thread is not None:
-            raise AnalyzerStateError(self.device, "a measurement is already running", "stop it first")
+    def _prepare(self, interval_s: float, mark: str) -> None:
         freq = round(1 / interval_s) if interval_s > 0 else 0
         if (
             freq not in protocol.FREQUENCIES
@@ -192,7 +181,6 @@ class Lpm01aAnalyzer(Analyzer):
             )
         self._command(f"freq {protocol.FREQUENCIES[freq]}")
         with self._lock:
-            self._stats.reset()
             self._events = []
             self.board_timestamps = []
             self._freq_hz = freq
@@ -200,60 +188,35 @@ class Lpm01aAnalyzer(Analyzer):
             self._energy_j = 0.0
             self._mark = mark
             self._event_number = None
-            self._failure = None
-        self._stop_requested.clear()
         self._stopped_ack.clear()
         self._t0_ns = time.time_ns()
         self._link.write_line(protocol.START)
-        self._thread = threading.Thread(target=self._read_loop, name=f"lpm01a {self.device}", daemon=True)
-        self._thread.start()
 
     def set_mark(self, mark: str) -> None:
         with self._lock:
             self._mark = mark
 
-    def stop(self) -> None:
-        thread = self._thread
-        if thread is None:
-            raise AnalyzerStateError(self.device, "no measurement to stop")
-        try:
-            if self._failure is None:
-                self._link.write_line(protocol.STOP)
-                # The reader sees `ack stop` after the last sample; wait for it so nothing is cut off.
-                self._stopped_ack.wait(self._link.timeout_s)
-        finally:
-            self._stop_requested.set()
-            thread.join(timeout=self._link.timeout_s + 1)
-            self._thread = None
+    def _request_stop(self) -> None:
+        if self._failure is None:
+            self._link.write_line(protocol.STOP)
+            # The reader sees `ack stop` after the last sample; wait for it so nothing is cut off.
+            self._stopped_ack.wait(self._link.timeout_s)
 
-    def fetch(self) -> Trace:
-        with self._lock:
-            if not self._ready:
-                failure, self._failure = self._failure, None
-                if failure is not None:
-                    raise failure
-                return Trace.empty(source=self.device)
-            chunk = Trace.concat(self._ready)
-            self._ready = []
-            return chunk
-
-    def stats(self) -> MeasurementStats:
-        with self._lock:
-            return self._stats.snapshot()
+    def _stop_timeout_s(self) -> float:
+        return self._link.timeout_s + 1
 
     # -- the reading thread ---------------------------------------------------------------------
 
-    def _read_loop(self) -> None:
+    def _stream(self, stop: threading.Event) -> None:
         parser = StreamParser()
         try:
-            while not self._stop_requested.is_set():
+            while not stop.is_set():
                 data = self._link.read_available(0.05)
                 if data:
                     self._consume(parser.feed(data))
-        except AnalyzerError as error:
-            with self._lock:
-                self._failure = error
+        except AnalyzerError:
             self._stopped_ack.set()
+            raise
 
     def _consume(self, items: list[StreamItem]) -> None:
         for item in items:
@@ -271,12 +234,13 @@ class Lpm01aAnalyzer(Analyzer):
                 if protocol.is_ack(item.text, protocol.STOP):
                     self._stopped_ack.set()
                 elif protocol.is_error(item.text) or "overflow" in item.text.lower():
-                    with self._lock:
-                        self._failure = AnalyzerProtocolError(
+                    self._fail(
+                        AnalyzerProtocolError(
                             self.device,
                             f"the LPM01A reported '{item.text}' during the acquisition",
                             "lower the sampling frequency or use a faster USB port",
                         )
+                    )
 
     def _sample_time_ns(self, index: int) -> int:
         return self._t0_ns + round((index + 1) * 1e9 / self._freq_hz)
@@ -307,8 +271,7 @@ class Lpm01aAnalyzer(Analyzer):
                 source=self.device,
             )
             self._count += len(values)
-            self._stats.add(chunk)
-            self._ready.append(chunk)
+            self._emit(chunk)
 
     def _current_mark(self) -> str:
         if self._event_number is None:

@@ -24,16 +24,15 @@ from analyzers.base import (
     CAP_UNCERTAINTY,
     CAP_VOLTS,
     CAP_WATTS,
-    Analyzer,
     Identity,
     MeasurementStats,
     RangeRequest,
     Ranges,
     RangeSetting,
 )
-from analyzers.errors import AnalyzerError, AnalyzerProtocolError, AnalyzerStateError
+from analyzers.errors import AnalyzerError, AnalyzerProtocolError
 from analyzers.serial_transport import SerialLink
-from analyzers.stats import RunningStats
+from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import Trace
 from analyzers.yokogawa.dialects import QUANTITIES, Dialect, Variant, dialect_for, supported_models
 from analyzers.yokogawa.readings import ROW_GARBLED, ROW_MISSED, ROW_OK, RowBuffer, build_trace, parse_values
@@ -46,7 +45,7 @@ NO_REPLY_HINT = (
 MISSED_GAP_INTERVALS = 1.5
 
 
-class YokogawaAnalyzer(Analyzer):
+class YokogawaAnalyzer(StreamedAnalyzer):
     name = "yokogawa"
 
     def __init__(
@@ -79,12 +78,6 @@ class YokogawaAnalyzer(Analyzer):
         self._has_sigma = self._dialect.sigma_token is not None and len(self._elements) > 1
         self._items = len(self._elements) * len(QUANTITIES) + (1 if self._has_sigma else 0)
         self._buffer = RowBuffer(self._items, len(self._elements))
-        self._ready: list[Trace] = []
-        self._stats = RunningStats()
-        self._fetch_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._failure: AnalyzerError | None = None
         self._mark = ""
         self._interval_s = 0.0
         self._rate_s: float | None = None
@@ -270,13 +263,7 @@ class YokogawaAnalyzer(Analyzer):
 
     # -- measurement ----------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self, interval_s: float, mark: str = "") -> None:
-        if self._thread is not None:
-            raise AnalyzerStateError(self.device, "a measurement is already running", "stop it first")
+    def _prepare(self, interval_s: float, mark: str) -> None:
         rate = next((r for r in self._dialect.rates if math.isclose(r, interval_s, rel_tol=1e-6)), None)
         if rate is None:
             choices = ", ".join(f"{r:g}" for r in self._dialect.rates)
@@ -285,9 +272,6 @@ class YokogawaAnalyzer(Analyzer):
                 f"the {self._idn[1]} cannot sample every {interval_s:g} s",
                 f"its update intervals are {choices} s",
             )
-        with self._fetch_lock:
-            self._collect()  # samples of an earlier measurement keep the statistics they belong to
-            self._stats.reset()
         rate_set = self._dialect.rate_set
         if rate_set is not None and rate != self._rate_s:
             self._link.write_line(rate_set.format(rate=self._dialect.rates[rate]))
@@ -295,80 +279,54 @@ class YokogawaAnalyzer(Analyzer):
         self._rate_s = rate
         self._interval_s = rate
         self._mark = mark
-        self._failure = None
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample_loop, name=f"yokogawa {self.device}", daemon=True)
-        self._thread.start()
 
     def set_mark(self, mark: str) -> None:
         self._mark = mark
 
-    def stop(self) -> None:
-        thread = self._thread
-        if thread is None:
-            raise AnalyzerStateError(self.device, "no measurement to stop")
-        self._stop.set()
+    def _stop_timeout_s(self) -> float:
         # The thread ends after its current exchange: at most one update interval plus a reply.
-        thread.join(timeout=self._interval_s + self._link.timeout_s + 1.0)
-        self._thread = None
-
-    def fetch(self) -> Trace:
-        with self._fetch_lock:
-            self._collect()
-            if not self._ready:
-                failure, self._failure = self._failure, None
-                if failure is not None:
-                    raise failure
-                return Trace.empty(self._trace_channels(), source=self.device)
-            chunk = Trace.concat(self._ready)
-            self._ready = []
-            return chunk
+        return self._interval_s + self._link.timeout_s + 1.0
 
     def stats(self) -> MeasurementStats:
-        with self._fetch_lock:
-            self._collect()
-            snapshot = self._stats.snapshot()
+        snapshot = super().stats()
         snapshot.extra["protocol_errors"] = float(self._protocol_errors)
         return snapshot
 
-    def _trace_channels(self) -> int:
-        return len(self._elements) if len(self._elements) > 1 else 0
+    def _empty_trace(self) -> Trace:
+        return Trace.empty(len(self._elements) if len(self._elements) > 1 else 0, source=self.device)
 
     def _collect(self) -> None:
         rows = self._buffer.take()
         if len(rows.time_ns) == 0:
             return
-        chunk = build_trace(rows, self._dialect.accuracy, len(self._elements), self._has_sigma, self.device)
-        self._stats.add(chunk)
-        self._ready.append(chunk)
+        self._emit(
+            build_trace(rows, self._dialect.accuracy, len(self._elements), self._has_sigma, self.device)
+        )
 
     # -- the sampling thread --------------------------------------------------------------------
 
-    def _sample_loop(self) -> None:
+    def _stream(self, stop: threading.Event) -> None:
         sync = self._dialect.sync
         query = f"{sync.wait};{self._dialect.numeric.values_query}"
         interval_ns = round(self._interval_s * 1e9)
         last_ns: int | None = None
-        try:
-            self._link.query(sync.clear_query)  # forget updates that completed before the start
-            while not self._stop.is_set():
-                with self._link.lock:
-                    reply = self._link.query(query, timeout_s=self._interval_s + self._link.timeout_s)
-                    now_ns = time.time_ns()
-                    self._link.query(sync.clear_query)
-                    status, values = self._decode(reply)
-                    if status == ROW_GARBLED:
-                        self._resynchronise()
-                    else:
-                        self._refresh_auto_ranges()
-                if last_ns is not None and now_ns - last_ns > MISSED_GAP_INTERVALS * interval_ns:
-                    missed = round((now_ns - last_ns) / interval_ns) - 1
-                    for k in range(1, missed + 1):
-                        self._add_row(last_ns + k * interval_ns, None, ROW_MISSED)
-                self._add_row(now_ns, values, status)
-                last_ns = now_ns
-        except AnalyzerError as error:
-            self._failure = error
+        self._link.query(sync.clear_query)  # forget updates that completed before the start
+        while not stop.is_set():
+            with self._link.lock:
+                reply = self._link.query(query, timeout_s=self._interval_s + self._link.timeout_s)
+                now_ns = time.time_ns()
+                self._link.query(sync.clear_query)
+                status, values = self._decode(reply)
+                if status == ROW_GARBLED:
+                    self._resynchronise()
+                else:
+                    self._refresh_auto_ranges()
+            if last_ns is not None and now_ns - last_ns > MISSED_GAP_INTERVALS * interval_ns:
+                missed = round((now_ns - last_ns) / interval_ns) - 1
+                for k in range(1, missed + 1):
+                    self._add_row(last_ns + k * interval_ns, None, ROW_MISSED)
+            self._add_row(now_ns, values, status)
+            last_ns = now_ns
 
     def _decode(self, reply: str) -> tuple[int, np.ndarray | None]:
         try:
