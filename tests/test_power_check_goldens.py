@@ -24,7 +24,10 @@ FOLDERS = sorted(
 
 def power_check_json(folder: Path) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "rules.cli", "--json", str(folder)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rules.cli", "--json", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.stderr == ""
     masked = done.stdout.replace(str(folder), "<folder>")
