@@ -12,6 +12,7 @@ connection inside an `RL` reply, in `test_ptd_client_fakes.py`; the LPM01A over 
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
 from analyzers.rapl import RaplAnalyzer
 from analyzers.redfish import RedfishAnalyzer
+from analyzers.registry import driver_names
 from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace, combine_channel_flags
 from analyzers.yokogawa import YokogawaAnalyzer
@@ -140,3 +142,28 @@ def test_streamed_samples_before_a_failure_come_first_then_the_failure() -> None
         analyzer.fetch()
     assert len(analyzer.fetch()) == 0
     analyzer.stop()
+
+
+# Where each registered driver is shown to keep the contract through its own fake: buffered samples
+# first, the failure with the next call. A new driver fails this test until it names its proof.
+CONTRACT_PROOFS = {
+    "ipmi": ("test_ipmi", "test_bmcs_over_lan_with_the_password_from_a_file_never_argv"),
+    "lpm01a": ("test_lpm01a", "test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so"),
+    "nvml": ("test_nvml", "test_a_lost_gpu_flags_its_channel_and_is_reported"),
+    "ptd": (
+        "test_ptd_client_fakes",
+        "test_a_connection_dropped_mid_rl_keeps_the_complete_lines_and_counts_the_rest",
+    ),
+    "rapl": ("test_rapl", "test_a_wrap_with_an_unreadable_range_is_flagged_not_guessed"),
+    "redfish": ("test_redfish", "test_readings_are_exact_and_a_slow_or_failing_bmc_flags_only_its_channel"),
+    # The simulator computes its samples from its clock and has no failure of its own to defer.
+    "simulated": ("test_simulated_meter", None),
+    "yokogawa": ("test_yokogawa", "test_a_disconnect_keeps_the_samples_and_then_says_so"),
+}
+
+
+def test_every_registered_driver_names_where_it_keeps_the_contract() -> None:
+    assert sorted(CONTRACT_PROOFS) == driver_names()
+    for module_name, test_name in CONTRACT_PROOFS.values():
+        module = importlib.import_module(module_name)
+        assert test_name is None or callable(getattr(module, test_name)), (module_name, test_name)
