@@ -148,9 +148,10 @@ def test_a_malformed_control_line_is_reported_once_and_loses_no_sample(tmp_path:
     meter.start(1.0)
     control.write_text(f"{clock.now_ns()} lots\n{clock.now_ns()} 120\n")
     clock.advance(2.0)
+    samples = meter.fetch()  # the samples first, the failure with the next call (Analyzer.fetch)
     with pytest.raises(AnalyzerProtocolError, match=r"load\.ctl: line 1 is not"):
         meter.fetch()
-    assert meter.fetch().watts.tolist() == [120.0, 120.0]
+    assert samples.watts.tolist() == [120.0, 120.0]
 
 
 # -- ranges, over-range and uncertainty -----------------------------------------------------------

@@ -225,11 +225,11 @@ class SimulatedAnalyzer(Analyzer):
     def fetch(self) -> Trace:
         with self._lock:
             self._advance(self.clock.now_ns())
-            if self._control_error is not None:
-                # Raised before draining, so the samples stay pending for the next fetch.
+            chunks, self._pending = self._pending, []
+            if not chunks and self._control_error is not None:
+                # The contract (Analyzer.fetch): the samples first, the failure with the next call.
                 error, self._control_error = self._control_error, None
                 raise error
-            chunks, self._pending = self._pending, []
         if not chunks:
             return Trace.empty(self._block_count, self.device)
         return chunks[0] if len(chunks) == 1 else Trace.concat(chunks)
