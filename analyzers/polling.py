@@ -256,7 +256,7 @@ class PolledAnalyzer(Analyzer):
                 ]
             ).sum(axis=1)
         marks = [row[2] or None for row in rows]
-        total_flags = combine_channel_flags(list(flags.T))
+        total_flags = combine_channel_flags(flags.T)  # channels x samples, a view
         total_w = np.where(total_flags == SAMPLE_OK, watts.sum(axis=1), np.nan)
         blocks: list[ChannelBlock] = []
         if watts.shape[1] > 1:

@@ -27,15 +27,17 @@ NO_MARK = -1
 """Mark code of a sample taken outside any marked measurement (PTD writes `notset`)."""
 
 
-def combine_channel_flags(channel_flags: Sequence[np.ndarray]) -> np.ndarray:
+def combine_channel_flags(channel_flags: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """The flag of a total from the flags of its parts (channels, or a meter's own sum), sample by
     sample: the worst, where missed (-2) outranks error (-1) and error outranks OK (0).
 
     Missed wins because a line with a part never taken was not measured at all: there is no reading
     to call wrong, and counting it as an error would hide a sampling gap among meter faults. The
     total's watts are no measurement unless this is OK. Every driver and the simulator combine
-    channels with this one function (the written contract in `analyzers.base.Analyzer.fetch`)."""
-    return np.min(np.vstack([np.asarray(f, dtype=np.int8) for f in channel_flags]), axis=0).astype(np.int8)
+    channels with this one function (the written contract in `analyzers.base.Analyzer.fetch`).
+    `channel_flags`: one flag array per part, or a parts x samples array (used as it is, no copy)."""
+    stacked = channel_flags if isinstance(channel_flags, np.ndarray) else np.vstack(channel_flags)
+    return stacked.min(axis=0).astype(np.int8)
 
 
 _QUANTITIES = ("watts", "volts", "amps", "pf", "uncertainty")

@@ -108,9 +108,9 @@ def check_paths(paths: Sequence[str], ruleset: str | None) -> list[CheckResult |
 
 
 def _check_one(directory: Path, kind: ResultKind, ruleset: str | None) -> CheckResult | Unusable:
-    if ruleset and get_ruleset(ruleset).kind not in ("", kind.name):
+    forced = get_ruleset(ruleset) if ruleset else None
+    if forced is not None and forced.kind not in ("", kind.name):
         # A rule set of another kind judges nothing here; scoring under another one silently would lie.
-        forced = get_ruleset(ruleset)
         a = "an" if kind.name[:1] in "aeiou" else "a"
         return Unusable(
             str(directory),

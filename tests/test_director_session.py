@@ -53,6 +53,21 @@ def maxima(trace: Trace) -> tuple[float, float]:
     return volts, amps
 
 
+def sequence_values(session_id: str, ranging: Trace, amps_factor: float = 1.1) -> dict[str, str]:
+    """What fills `ReferenceSequence.render` for a session against our daemon: its ranging maxima
+    (volts, factor x amps) as the testing ranges, autorange found at the start and restored."""
+    max_volts, max_amps = maxima(ranging)
+    return {
+        "session": session_id,
+        "interval_ms": str(INTERVAL_MS),
+        "ranging_amps": "Auto",
+        "volts": f"{max_volts:.6f}",
+        "amps": f"{round(max_amps * amps_factor, 6):.6f}",
+        "initial_volts": "Auto",
+        "initial_amps": "Auto",
+    }
+
+
 def run_session(running: Any, label: str) -> dict[str, Any]:
     """Create → ranging → testing → done, as a client would; returns every reply."""
     client_uuid = str(uuid.uuid4())
@@ -127,23 +142,14 @@ def test_full_session_against_our_daemon(tmp_path: Path, channels: int) -> None:
         assert summary["avg_watts"] == pytest.approx(float(np.mean(trace.watts)), abs=1e-5)
 
     # Ranges: max volts and 1.1 x max amps of the ranging samples, then the initial (auto) ranges back.
-    max_volts, max_amps = maxima(traces["ranging"])
+    max_amps = maxima(traces["ranging"])[1]
     server = json.loads((folder / "power" / "server.json").read_text())
     ranging_mark, testing_mark = f"{session_id}_ranging", f"{session_id}_testing"
     read = ("RL,*,*",) if channels > 1 else ("RL,*,*", "RL")
     # The current reference director's sequence (power_director.ptd_sequence), filled in: the
     # recorder's reads during a run are counted in joulebench.recorder, not listed; the read after
     # each Stop is, from RL,*,* on, as the reference tries it.
-    values = {
-        "session": session_id,
-        "interval_ms": str(INTERVAL_MS),
-        "ranging_amps": "Auto",
-        "volts": f"{max_volts:.6f}",
-        "amps": f"{round(max_amps * 1.1, 6):.6f}",
-        "initial_volts": "Auto",
-        "initial_amps": "Auto",
-    }
-    expected_commands = SEQUENCES["current"].render(values, read)
+    expected_commands = SEQUENCES["current"].render(sequence_values(session_id, traces["ranging"]), read)
     assert expected_commands[3:6] == ["SR,V,Auto", "SR,A,Auto", "SR,A,Auto"]
     assert [m["cmd"] for m in server["ptd_messages"]] == expected_commands
     replies_by_command = [(m["cmd"], m["reply"]) for m in server["ptd_messages"]]

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from test_director_kinds import launched_analyzer
 from test_director_remote_console import _serve
-from test_director_session import maxima, read_spl, run_session
-from test_director_support import INTERVAL_MS, director_config, free_port, running_director
+from test_director_session import read_spl, run_session, sequence_values
+from test_director_support import director_config, free_port, running_director
 
 from power_director.ptd_sequence import SEQUENCES
 
@@ -57,16 +57,7 @@ def test_a_folder_of_each_kind_holds_what_the_current_checker_reads(tmp_path: Pa
     folder = tmp_path / "data" / "sessions" / session_id
     server = json.loads((folder / "power" / "server.json").read_text())
     ranging, _lines = read_spl(folder / "ranging" / "spl.txt")
-    max_volts, max_amps = maxima(ranging)
-    values = {
-        "session": session_id,
-        "interval_ms": str(INTERVAL_MS),
-        "ranging_amps": "Auto",
-        "volts": f"{max_volts:.6f}",
-        "amps": f"{round(max_amps * 1.1, 6):.6f}",
-        "initial_volts": "Auto",
-        "initial_amps": "Auto",
-    }
+    values = sequence_values(session_id, ranging)
     assert [m["cmd"] for m in server["ptd_messages"]] == SEQUENCES["current"].render(values, ("RL,*,*", "RL"))
     assert isinstance(server["ptd_config"], list) and len(server["ptd_config"]) == 1
     uncertainty = [m["reply"] for m in server["ptd_messages"] if m["cmd"] == "Uncertainty"]

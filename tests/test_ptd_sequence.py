@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_director_session import maxima, read_spl, run_session
-from test_director_support import INTERVAL_MS, director_config, running_director
+from test_director_session import read_spl, run_session, sequence_values
+from test_director_support import director_config, running_director
 from test_ptd_daemon_support import running_daemon
 
 from power_director.config import parse_config
@@ -97,16 +97,7 @@ def test_a_2021_session_records_the_2021_sequence_and_keeps_its_reads_apart(tmp_
     server = json.loads((folder / "power" / "server.json").read_text())
     ranging, ranging_lines = read_spl(folder / "ranging" / "spl.txt")
     _testing, testing_lines = read_spl(folder / "run_1" / "spl.txt")
-    max_volts, max_amps = maxima(ranging)
-    values = {
-        "session": session_id,
-        "interval_ms": str(INTERVAL_MS),
-        "ranging_amps": "Auto",
-        "volts": f"{max_volts:.6f}",
-        "amps": f"{max_amps:.6f}",  # 2021-22: exactly the ranging maximum
-        "initial_volts": "Auto",
-        "initial_amps": "Auto",
-    }
+    values = sequence_values(session_id, ranging, amps_factor=1.0)  # 2021-22: exactly the ranging maximum
     assert [m["cmd"] for m in server["ptd_messages"]] == SEQUENCES["2021"].render(values, ())
     assert server["ptd_messages"][-3] == {"cmd": "Stop", "reply": "Error: no measurement to stop"}
     # The samples and the figures were read all the same, apart from the record, and are kept.

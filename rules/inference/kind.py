@@ -133,9 +133,7 @@ class InferenceKind:
             stats=stats,
             avg_power_w=stats.avg_power_w,
             loadgen_validity=log.get("result_validity"),
-            loadgen_version=str(log.get("loadgen_version"))
-            if log.get("loadgen_version") is not None
-            else None,
+            loadgen_version=_text_or_none(log.get("loadgen_version")),
             skipped_lines=len(samples.skipped),
             ranging_avg_power_w=ranging_avg,
         )
@@ -245,6 +243,10 @@ def _judged(result: InferenceResult, evidence: InferenceEvidence, rules: Ruleset
     else:
         result.compliance_ruleset = rules.name
     return result
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _required(path: Path) -> Path:
