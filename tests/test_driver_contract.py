@@ -5,9 +5,10 @@
 2. Channels combine into the total with `combine_channel_flags`: missed over error over OK.
 
 Each sampling base is driven through a minimal driver: `PolledAnalyzer` (NVML, RAPL, Redfish, IPMI)
-and `StreamedAnalyzer` (Yokogawa, LPM01A); the PTD client, through a scripted daemon that drops the
-connection inside an `RL` reply, in `test_ptd_client_fakes.py`; the LPM01A over its fake board in
-`test_lpm01a.py` (a disconnect mid-stream: every sample, then the failure).
+and `StreamedAnalyzer` (Yokogawa, LPM01A with a reading thread; the simulator and the PTD client
+producing on demand); the PTD client, through a scripted daemon that drops the connection inside an
+`RL` reply, in `test_ptd_client_fakes.py`; the LPM01A over its fake board in `test_lpm01a.py` (a
+disconnect mid-stream: every sample, then the failure).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ import numpy as np
 import pytest
 
 from analyzers.base import Identity
-from analyzers.errors import AnalyzerError
+from analyzers.errors import AnalyzerError, AnalyzerStateError
 from analyzers.ipmi import IpmiAnalyzer
 from analyzers.lpm01a import Lpm01aAnalyzer
 from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
+from analyzers.ptd.client_analyzer import PtdAnalyzer
 from analyzers.rapl import RaplAnalyzer
 from analyzers.redfish import RedfishAnalyzer
 from analyzers.registry import driver_names
+from analyzers.simulated import SimulatedAnalyzer
 from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace, combine_channel_flags
 from analyzers.yokogawa import YokogawaAnalyzer
@@ -104,8 +107,10 @@ def test_only_the_two_bases_start_sampling_threads() -> None:
         "redfish/service.py",  # the asyncio loop the HTTP client runs on
     }
     assert [p for p in starting if p not in not_sampling] == ["polling.py", "streaming.py"]
-    for driver in (Lpm01aAnalyzer, YokogawaAnalyzer):
+    for driver in (Lpm01aAnalyzer, YokogawaAnalyzer, SimulatedAnalyzer, PtdAnalyzer):
         assert issubclass(driver, StreamedAnalyzer)
+    assert SimulatedAnalyzer.on_demand and PtdAnalyzer.on_demand  # no thread: they produce when asked
+    assert not Lpm01aAnalyzer.on_demand and not YokogawaAnalyzer.on_demand
     for driver in (NvmlAnalyzer, RaplAnalyzer, RedfishAnalyzer, IpmiAnalyzer):
         assert issubclass(driver, PolledAnalyzer)
 
@@ -162,6 +167,66 @@ CONTRACT_PROOFS = {
     ),
     "yokogawa": ("test_yokogawa", "test_a_disconnect_keeps_the_samples_and_then_says_so"),
 }
+
+
+class _ProducesOnDemand(StreamedAnalyzer):
+    """Two samples per collect; the third collect meets a dead source after handing its samples over."""
+
+    name = "contract-on-demand"
+    on_demand = True
+
+    def __init__(self) -> None:
+        super().__init__("on-demand-device")
+        self.collects = 0
+
+    def identify(self) -> Identity:
+        return Identity(model="ContractOnDemand", min_interval_s=0.001)
+
+    @property
+    def channel_count(self) -> int:
+        return 1
+
+    def set_mark(self, mark: str) -> None:
+        pass
+
+    def _collect(self) -> None:
+        if not self.running or self.collects == 3:  # a dead source has nothing more
+            return
+        self.collects += 1
+        first = 2 * self.collects
+        self._emit(Trace.from_columns(np.array([first, first + 1], dtype=np.int64), np.full(2, 7.0)))
+        if self.collects == 3:
+            self._fail(AnalyzerError(self.device, "the source went away"))
+
+
+def test_on_demand_sources_start_no_thread_and_keep_the_contract() -> None:
+    analyzer = _ProducesOnDemand()
+    analyzer.start(0.001)
+    assert analyzer._thread is None and analyzer.running
+    assert [len(analyzer.fetch()) for _ in range(3)] == [2, 2, 2]  # the third collect's samples too
+    with pytest.raises(AnalyzerError, match="went away"):
+        analyzer.fetch()  # the fourth collect hands nothing new: only now the failure
+    assert analyzer.stats().samples == 6
+    analyzer.stop()
+    assert not analyzer.running
+    with pytest.raises(AnalyzerStateError, match="no measurement to stop"):
+        analyzer.stop()
+
+
+def test_a_failure_not_yet_raised_survives_the_next_start() -> None:
+    analyzer = _StreamsThenDies("stream-device")
+    analyzer.start(0.001)
+    assert analyzer._thread is not None
+    analyzer._thread.join(5)
+    analyzer.stop()
+    analyzer.start(0.001)  # the six samples and the failure of the first measurement were never fetched
+    assert analyzer._thread is not None
+    analyzer._thread.join(5)
+    assert len(analyzer.fetch()) == 12
+    with pytest.raises(AnalyzerError, match="device unplugged"):
+        analyzer.fetch()
+    assert len(analyzer.fetch()) == 0
+    analyzer.stop()
 
 
 def test_every_registered_driver_names_where_it_keeps_the_contract() -> None:

@@ -1,4 +1,4 @@
-"""`power-check --json` on every fixture, byte for byte as committed (`tests/data/goldens/`).
+"""`power-check --json` on every fixture and on a demo folder, byte for byte as committed (`tests/data/goldens/`).
 
 The goldens pin every key and digit of the output, so a refactor underneath (the sampling engine,
 the parsers, the formats) shows any change it makes to a result at once. The folder's path is the
@@ -18,7 +18,7 @@ import pytest
 DATA = Path(__file__).resolve().parent / "data"
 GOLDENS = DATA / "goldens"
 FOLDERS = sorted(
-    p for kind in ("inference", "training", "tiny") for p in (DATA / kind).iterdir() if p.is_dir()
+    p for kind in ("inference", "training", "tiny", "demo") for p in (DATA / kind).iterdir() if p.is_dir()
 )
 
 

@@ -289,7 +289,7 @@ class Lpm01aAnalyzer(StreamedAnalyzer):
             return
         self._closed = True
         try:
-            if self._thread is not None:
+            if self.running:
                 self.stop()
         except AnalyzerError:
             pass  # stopping a broken link: still release and close below

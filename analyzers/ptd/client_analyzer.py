@@ -10,13 +10,16 @@ plus `extra["lost_samples"]` (announced in an `RL` reply that a dropped connecti
 `extra["reconnects"]`; with a launched daemon also `extra["console_<problem>"]`, the sample
 problems its console reported since launch (`analyzers.ptd.client_console`). PTD's sample lines carry no mark; fetched samples carry the mark the client
 set, and a mark change first reads the samples taken under the old mark.
+
+On the `StreamedAnalyzer` base, producing on demand: each `fetch` sends one `RL` (no thread, so the
+record of the exchange follows the caller's reads); the base holds the samples a cut reply
+delivered ahead of the failure, as `Analyzer.fetch`'s contract says.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shlex
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +34,6 @@ from analyzers.base import (
     CAP_UNCERTAINTY,
     CAP_VOLTS,
     CAP_WATTS,
-    Analyzer,
     Identity,
     MeasurementStats,
     RangeRequest,
@@ -43,13 +45,14 @@ from analyzers.ptd.client_endpoint import parse_endpoint
 from analyzers.ptd.client_launch import LaunchedDaemon
 from analyzers.ptd.client_replies import PtdIdentity
 from analyzers.ptd.client_transport import ConnectPolicy
+from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import Trace
 
 MIN_INTERVAL_S = 0.001
 """PTD intervals are whole milliseconds; the daemon refuses what its meter cannot do."""
 
 
-class PtdAnalyzer(Analyzer):
+class PtdAnalyzer(StreamedAnalyzer):
     """A PTD endpoint as an `Analyzer`. Connects and identifies the daemon on construction.
 
     `channels` overrides the channel count (otherwise: the sample lines' count once samples arrive,
@@ -58,6 +61,7 @@ class PtdAnalyzer(Analyzer):
 
     name = "ptd"
     sample_uncertainty = False
+    on_demand = True
 
     def __init__(
         self,
@@ -84,14 +88,11 @@ class PtdAnalyzer(Analyzer):
         self._explicit_channels = channels
         self._observed_channels: int | None = None
         self._first_channel = first_channel
-        self._lock = threading.RLock()
-        self._pending: list[Trace] = []
-        self._running = False
+        self._lock = self._sampling_lock
         self._needs_drain = False
+        self._read_rest = True
         self._mark = ""
         self._lost = 0
-        self._failure: AnalyzerError | None = None
-        """A read that failed after samples arrived: raised by the next `fetch` (the contract)."""
         self._closed = False
         self.daemon: LaunchedDaemon | None = None
         if launch is not None:
@@ -192,67 +193,51 @@ class PtdAnalyzer(Analyzer):
 
     # -- measurement ----------------------------------------------------------------------------
 
-    def start(self, interval_s: float, mark: str = "") -> None:
-        with self._lock:
-            if self._running:
-                raise AnalyzerStateError(self.device, "a measurement is already running")
-            interval_ms = round(interval_s * 1000)
-            if interval_ms < 1 or abs(interval_ms - interval_s * 1000) > 1e-6:
-                raise AnalyzerError(
-                    self.device,
-                    f"PTD samples at whole milliseconds; {interval_s:g} s is not a whole number of them",
-                )
-            try:
-                self.client.go(interval_ms, 0, mark)
-            except ValueError as error:
-                raise AnalyzerError(self.device, str(error)) from None
-            self._mark = mark
-            self._running = True
-            self._needs_drain = True
+    def _prepare(self, interval_s: float, mark: str) -> None:
+        interval_ms = round(interval_s * 1000)
+        if interval_ms < 1 or abs(interval_ms - interval_s * 1000) > 1e-6:
+            raise AnalyzerError(
+                self.device,
+                f"PTD samples at whole milliseconds; {interval_s:g} s is not a whole number of them",
+            )
+        try:
+            self.client.go(interval_ms, 0, mark)
+        except ValueError as error:
+            raise AnalyzerError(self.device, str(error)) from None
+        self._mark = mark
+        self._needs_drain = True
 
     def set_mark(self, mark: str) -> None:
         with self._lock:
-            if not self._running:
+            if not self.running:
                 self._mark = mark
                 return
-            self._pending.append(self._read())  # samples so far keep the old mark
+            self._emit(self._read())  # samples so far keep the old mark
             try:
                 self.client.mark(mark)
             except ValueError as error:
                 raise AnalyzerError(self.device, str(error)) from None
             self._mark = mark
 
-    def fetch(self) -> Trace:
-        """The contract (`Analyzer.fetch`): samples that arrived before a failure (a cut `RL` reply
-        included) are returned first; the failure is raised by the next call with nothing to return."""
-        with self._lock:
-            parts, self._pending = self._pending, []
-            if self._failure is not None and not any(len(part) for part in parts):
-                failure, self._failure = self._failure, None
-                raise failure
-            if self._needs_drain and self._failure is None:
-                try:
-                    parts.append(self._read())
-                except AnalyzerError as error:
-                    parts += self._pending  # what a cut reply delivered
-                    self._pending = []
-                    if not any(len(part) for part in parts):
-                        raise
-                    self._failure = error
-                if not self._running and self._failure is None:
-                    self._needs_drain = False
-            parts = [part for part in parts if len(part)]
-            if not parts:
-                return Trace.empty(self.channel_count if self.channel_count > 1 else 0, source=self.device)
-            return Trace.concat(parts) if len(parts) > 1 else parts[0]
+    def _collect(self) -> None:
+        """One `RL` while samples may be waiting at the daemon (and no failure is held back)."""
+        if not self._needs_drain or self._failure is not None:
+            return
+        try:
+            self._emit(self._read())
+        except AnalyzerError as error:
+            self._fail(error)  # after what a cut reply delivered (`_read` handed that over)
+            return
+        if not self.running:
+            self._needs_drain = False
 
     def _read(self) -> Trace:
-        """One `RL`, marked; samples a dropped connection delivered are kept for the next fetch."""
+        """One `RL`, marked; samples a dropped connection delivered are handed over before the error."""
         try:
             chunk = self.client.read_samples()
         except SamplesLost as error:
             self._lost += error.lost
-            self._pending.append(self._tagged(error.received))
+            self._emit(self._tagged(error.received))
             raise
         return self._tagged(chunk)
 
@@ -267,20 +252,21 @@ class PtdAnalyzer(Analyzer):
         """`Stop`, then (`read_rest`) one `RL` for the samples not read yet; without it, the next
         `fetch` reads them (a caller that keeps that read apart from the session's exchange)."""
         with self._lock:
-            if not self._running:
-                raise AnalyzerStateError(self.device, "no measurement is running")
-            self._running = False
-            try:
-                self.client.stop()
-            except AnalyzerStateError:
-                self._drain_after_stop()
-                raise AnalyzerStateError(
-                    self.device,
-                    "the daemon had already ended the measurement (a dropped connection ends it)",
-                    "its samples were read; check the daemon's console",
-                ) from None
-            if read_rest:
-                self._drain_after_stop()
+            self._read_rest = read_rest
+            super().stop()
+
+    def _request_stop(self) -> None:
+        try:
+            self.client.stop()
+        except AnalyzerStateError:
+            self._drain_after_stop()
+            raise AnalyzerStateError(
+                self.device,
+                "the daemon had already ended the measurement (a dropped connection ends it)",
+                "its samples were read; check the daemon's console",
+            ) from None
+        if self._read_rest:
+            self._drain_after_stop()
 
     def restart_sample_reads(self) -> None:
         """The next read tries `RL,*,*` first again, as the reference director does after each `Stop`."""
@@ -290,7 +276,7 @@ class PtdAnalyzer(Analyzer):
         """`Stop` with nothing running, as 2021-22 directors closed a session; PTD's refusal
         (`Error: no measurement to stop`) is the expected reply, and returned."""
         with self._lock:
-            if self._running:
+            if self.running:
                 raise AnalyzerStateError(self.device, "a measurement is running")
             try:
                 reply = self.client.stop()
@@ -299,7 +285,7 @@ class PtdAnalyzer(Analyzer):
             raise AnalyzerStateError(self.device, f"'Stop' with nothing running answered {reply!r}")
 
     def _drain_after_stop(self) -> None:
-        self._pending.append(self._read())
+        self._emit(self._read())
         self._needs_drain = False
 
     def stats(self, order: Sequence[str] = ("Watts", "Uncertainty")) -> MeasurementStats:
@@ -344,15 +330,11 @@ class PtdAnalyzer(Analyzer):
             reply = self.client.request(command)
         return reply if reply.startswith(command.split(",")[0] + ",") else None
 
-    @property
-    def running(self) -> bool:
-        return self._running
-
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
-            if self._running:
+            if self.running:
                 # Closing anyway; the daemon also ends a measurement whose client leaves.
                 with contextlib.suppress(AnalyzerError):
                     self.stop()
@@ -360,7 +342,6 @@ class PtdAnalyzer(Analyzer):
 
     def _release(self) -> None:
         self._closed = True
-        self._running = False
         self.client.close()
         if self.daemon is not None:
             self.daemon.stop()

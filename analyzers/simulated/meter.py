@@ -1,16 +1,16 @@
 """`SimulatedAnalyzer`: the embedded default driver, a deterministic meter with exact ground truth.
 
-Nothing runs in the background. Each public call first "advances" the meter to the clock's now:
-it reads new load-control lines, then produces every grid sample up to now in one vectorised pass
-(per block of at most 2**20 samples) into a pending buffer, updating the statistics and the ground
-truth. `fetch()` hands out the buffer. One lock covers all of it, so concurrent readers each get
-distinct samples and together get every sample exactly once.
+A `StreamedAnalyzer` that produces on demand (`on_demand`: nothing runs in the background). Each
+public call first "advances" the meter to the clock's now: it reads new load-control lines, then
+produces every grid sample up to now in one vectorised pass (per block of at most 2**20 samples),
+handing it to the base (ready chunks, statistics) and to the ground truth. One lock (the base's)
+covers all of it, so concurrent readers each get distinct samples and together get every sample
+exactly once; the base keeps the fetch contract and the start/stop state rules.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -25,14 +25,12 @@ from analyzers.base import (
     CAP_UNCERTAINTY,
     CAP_VOLTS,
     CAP_WATTS,
-    Analyzer,
     Identity,
-    MeasurementStats,
     RangeRequest,
     Ranges,
     RangeSetting,
 )
-from analyzers.errors import AnalyzerProtocolError, AnalyzerStateError
+from analyzers.errors import AnalyzerStateError
 from analyzers.simulated import noise
 from analyzers.simulated.clock import (
     MAX_INTERVAL_NS,
@@ -44,13 +42,15 @@ from analyzers.simulated.clock import (
 )
 from analyzers.simulated.config import SimulatorConfig
 from analyzers.simulated.control import ENV_CONTROL, ControlFile
-from analyzers.simulated.electrical import ChannelValues, channel_values
+from analyzers.simulated.electrical import channel_values
 from analyzers.simulated.errors import SimulatorSettingError
 from analyzers.simulated.load import LoadSchedule, LoadStep
+from analyzers.simulated.measured import measure, truth_trace
 from analyzers.simulated.ranges import ChannelRanges
 from analyzers.simulated.truth import GroundTruth, GroundTruthRecorder
 from analyzers.stats import RunningStats
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, ChannelBlock, Trace, combine_channel_flags
+from analyzers.streaming import StreamedAnalyzer
+from analyzers.trace import Trace
 
 ENV_TRUTH = "JOULEBENCH_SIM_TRUTH"
 """If set, the ground truth is written there (`.parquet`, else CSV) at every `stop()`."""
@@ -59,7 +59,7 @@ _BLOCK_SAMPLES = 1 << 20
 _MISSED_STREAM = 3
 
 
-class SimulatedAnalyzer(Analyzer):
+class SimulatedAnalyzer(StreamedAnalyzer):
     """A simulated WT310-like meter with 1..N channels (the total is the sum of the channels).
 
     `seed` and `channels` override those fields of `config`. `clock` defaults to the wall clock; pass
@@ -69,6 +69,7 @@ class SimulatedAnalyzer(Analyzer):
     """
 
     name = "simulated"
+    on_demand = True
 
     def __init__(
         self,
@@ -97,19 +98,16 @@ class SimulatedAnalyzer(Analyzer):
         truth = truth_path if truth_path is not None else os.environ.get(ENV_TRUTH, "")
         self.truth_path = Path(truth) if truth else None
 
-        self._lock = threading.RLock()
+        self._lock = self._sampling_lock
         self._shares = config.shares()
         self._block_count = config.channels if config.channels > 1 else 0
         self._schedule = LoadSchedule(config.idle_w)
         self._controlled = self._control is not None
-        self._control_error: AnalyzerProtocolError | None = None
         self._ranges = [ChannelRanges.auto_on(config.range_model) for _ in range(config.channels)]
         self._stats = RunningStats(config.range_model.uncertainty_limit)
         self._truth = GroundTruthRecorder(self._block_count, source=f"{self.device} ground truth")
-        self._pending: list[Trace] = []
         self._grid: SampleGrid | None = None
-        self._running = False
-        self._stop_ns = 0
+        self._stop_ns: int | None = None
         self._next_index = 1
         self._measurement = 0
         self._mark = ""
@@ -192,7 +190,7 @@ class SimulatedAnalyzer(Analyzer):
 
     # -- measurement ----------------------------------------------------------------------------
 
-    def start(self, interval_s: float, mark: str = "") -> None:
+    def _prepare(self, interval_s: float, mark: str) -> None:
         interval_ns = interval_ns_from_seconds(interval_s)
         if interval_ns is None:
             raise SimulatorSettingError(
@@ -200,63 +198,38 @@ class SimulatedAnalyzer(Analyzer):
                 f"interval must be between {MIN_INTERVAL_NS / 1e9:g} s and {MAX_INTERVAL_NS / 1e9:g} s, "
                 f"got {interval_s} s",
             )
+        now_ns = self.clock.now_ns()
+        self._grid = SampleGrid(start_ns=now_ns, interval_ns=interval_ns)
+        self._stop_ns = None
+        self._next_index = 1
+        self._measurement += 1
+        self._mark = mark
+        self._missed_spans = []
+        if not self._controlled:
+            self._schedule.clear_scripted()
+            for step in self.config.profile:
+                at_ns = now_ns + round(step.after_s * 1e9)
+                self._schedule.add(LoadStep(at_ns, step.watts, step.ramp_s), scripted=True)
+
+    def _collect(self) -> None:
+        self._advance(self.clock.now_ns())
+
+    def _request_stop(self) -> None:
         with self._lock:
-            if self._running:
-                raise AnalyzerStateError(self.device, "a measurement is already running", "stop it first")
             now_ns = self.clock.now_ns()
-            self._grid = SampleGrid(start_ns=now_ns, interval_ns=interval_ns)
-            self._running = True
-            self._next_index = 1
-            self._measurement += 1
-            self._mark = mark
-            self._missed_spans = []
-            self._stats.reset()
-            if not self._controlled:
-                self._schedule.clear_scripted()
-                for step in self.config.profile:
-                    at_ns = now_ns + round(step.after_s * 1e9)
-                    self._schedule.add(LoadStep(at_ns, step.watts, step.ramp_s), scripted=True)
+            self._advance(now_ns)
+            self._stop_ns = now_ns
+            if self.truth_path is not None:
+                self._truth.snapshot().save(self.truth_path)
 
     def set_mark(self, mark: str) -> None:
         with self._lock:
             self._advance(self.clock.now_ns())
             self._mark = mark
 
-    def fetch(self) -> Trace:
-        with self._lock:
-            self._advance(self.clock.now_ns())
-            chunks, self._pending = self._pending, []
-            if not chunks and self._control_error is not None:
-                # The contract (Analyzer.fetch): the samples first, the failure with the next call.
-                error, self._control_error = self._control_error, None
-                raise error
-        if not chunks:
-            return Trace.empty(self._block_count, self.device)
-        return chunks[0] if len(chunks) == 1 else Trace.concat(chunks)
-
-    def stop(self) -> None:
-        with self._lock:
-            if not self._running:
-                raise AnalyzerStateError(self.device, "no measurement to stop")
-            now_ns = self.clock.now_ns()
-            self._advance(now_ns)
-            self._running = False
-            self._stop_ns = now_ns
-            if self.truth_path is not None:
-                self._truth.snapshot().save(self.truth_path)
-
-    def stats(self) -> MeasurementStats:
-        with self._lock:
-            self._advance(self.clock.now_ns())
-            return self._stats.snapshot()
-
-    @property
-    def running(self) -> bool:
-        return self._running
-
     def close(self) -> None:
         with self._lock:
-            if self._running:
+            if self.running:
                 self.stop()
 
     # -- simulation controls (in-process; other processes use the control file) -----------------
@@ -276,7 +249,7 @@ class SimulatedAnalyzer(Analyzer):
     def miss_next(self, count: int) -> None:
         """Report the next `count` samples (after now) as missed (`-2`), as a meter hiccup would."""
         with self._lock:
-            if not self._running:
+            if not self.running:
                 raise AnalyzerStateError(self.device, "no measurement running to miss samples in")
             self._advance(self.clock.now_ns())
             self._missed_spans.append((self._next_index, self._next_index + count))
@@ -294,11 +267,11 @@ class SimulatedAnalyzer(Analyzer):
             update = self._control.poll()
             for step in update.steps:
                 self._schedule.add(step)
-            if update.error is not None and self._control_error is None:
-                self._control_error = update.error
+            if update.error is not None:
+                self._fail(update.error)
         if self._grid is None:
             return
-        limit_ns = now_ns if self._running else min(now_ns, self._stop_ns)
+        limit_ns = now_ns if self._stop_ns is None else min(now_ns, self._stop_ns)
         last = self._grid.last_index_at(limit_ns)
         while self._next_index <= last:
             block_last = min(last, self._next_index + _BLOCK_SAMPLES - 1)
@@ -319,15 +292,15 @@ class SimulatedAnalyzer(Analyzer):
             config.nominal_volts,
             config.volts_noise,
         )
-        measured = self._measure(true, self._missed_mask(index, key))
+        measured = measure(config.range_model, self._ranges, true, self._missed_mask(index, key))
         marks = self._mark or None
-        self._pending.append(
+        self._emit(
             Trace.from_columns(
                 time_ns, **measured.total, marks=marks, channels=measured.blocks, source=self.device
             )
         )
-        self._stats.add(self._pending[-1])
-        self._truth.record(self._truth_chunk(time_ns, true, marks), grid.interval_ns)
+        truth = truth_trace(time_ns, true, self._block_count, marks, f"{self.device} ground truth")
+        self._truth.record(truth, grid.interval_ns)
 
     def _missed_mask(self, index: np.ndarray, key: int) -> np.ndarray:
         missed = np.zeros(len(index), dtype=bool)
@@ -338,88 +311,6 @@ class SimulatedAnalyzer(Analyzer):
         for begin, end in self._missed_spans:
             missed |= (index >= begin) & (index < end)
         return missed
-
-    def _measure(self, true: ChannelValues, missed: np.ndarray) -> _Measured:
-        model = self.config.range_model
-        blocks = []
-        for channel, ranges in enumerate(self._ranges):
-            volts_range, amps_range = ranges.ranges_for(model, true.volts[channel], true.amps[channel])
-            over = model.over_range(true.volts[channel], volts_range) | model.over_range(
-                true.amps[channel], amps_range
-            )
-            flags = np.where(missed, SAMPLE_MISSED, np.where(over, SAMPLE_ERROR, SAMPLE_OK)).astype(np.int8)
-            bad = flags != SAMPLE_OK
-            blocks.append(
-                ChannelBlock(
-                    watts=np.where(bad, np.nan, true.watts[channel]),
-                    volts=np.where(bad, np.nan, true.volts[channel]),
-                    amps=np.where(bad, np.nan, true.amps[channel]),
-                    pf=np.where(bad, np.nan, true.pf[channel]),
-                    uncertainty=np.where(
-                        bad, np.nan, model.uncertainty(true.watts[channel], volts_range, amps_range)
-                    ),
-                    flags=flags,
-                )
-            )
-        if len(blocks) == 1:
-            only = blocks[0]
-            total = {
-                "watts": only.watts,
-                "volts": only.volts,
-                "amps": only.amps,
-                "pf": only.pf,
-                "uncertainty": only.uncertainty,
-                "flags": only.flags,
-            }
-            return _Measured(total, ())
-        watts = np.vstack([b.watts for b in blocks])
-        total_w = watts.sum(axis=0)
-        # Worst case: the channels' absolute uncertainties add up.
-        absolute = np.vstack([b.uncertainty * np.abs(b.watts) for b in blocks]).sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            uncertainty = np.where(total_w != 0, absolute / np.abs(total_w), np.nan)
-        flags = combine_channel_flags([b.flags for b in blocks])
-        # Like PTD's sum block: volts, amps and PF are not provided for the total.
-        total = {"watts": total_w, "uncertainty": uncertainty, "flags": flags}
-        return _Measured(total, tuple(blocks))
-
-    def _truth_chunk(self, time_ns: np.ndarray, true: ChannelValues, marks: str | None) -> Trace:
-        zeros = np.zeros(len(time_ns))
-        if self._block_count == 0:
-            return Trace.from_columns(
-                time_ns,
-                true.watts[0],
-                true.volts[0],
-                true.amps[0],
-                true.pf[0],
-                zeros,
-                marks=marks,
-                source=self._truth_source,
-            )
-        blocks = [
-            ChannelBlock.from_columns(true.watts[c], true.volts[c], true.amps[c], true.pf[c], zeros)
-            for c in range(self._block_count)
-        ]
-        return Trace.from_columns(
-            time_ns,
-            true.watts.sum(axis=0),
-            uncertainty=zeros,
-            marks=marks,
-            channels=blocks,
-            source=self._truth_source,
-        )
-
-    @property
-    def _truth_source(self) -> str:
-        return f"{self.device} ground truth"
-
-
-class _Measured:
-    """Measured columns of one block of samples: the total's columns and the per-channel blocks."""
-
-    def __init__(self, total: dict[str, np.ndarray], blocks: tuple[ChannelBlock, ...]) -> None:
-        self.total = total
-        self.blocks = blocks
 
 
 def _common(settings: list[RangeSetting]) -> RangeSetting:

@@ -364,7 +364,7 @@ class YokogawaAnalyzer(StreamedAnalyzer):
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
+        if self.running:
             self.stop()
         try:
             for command in self._dialect.release:
