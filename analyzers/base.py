@@ -80,7 +80,11 @@ class MeasurementStats:
 
 
 class Analyzer(ABC):
-    """A power source. Subclasses register under the `joulebench.analyzers` entry-point group."""
+    """A power source. Subclasses register under the `joulebench.analyzers` entry-point group.
+
+    `create_analyzer` makes one with the class's `from_device(device, **options)` where it has one
+    (drivers that take an open transport in `__init__`: it opens the real one), else with
+    `cls(device, **options)`."""
 
     name: ClassVar[str] = ""
     sample_uncertainty: ClassVar[bool] = True

@@ -66,13 +66,16 @@ def load_driver(name: str) -> type[Analyzer]:
 
 
 def create_analyzer(name: str, device: str = "", **options: object) -> Analyzer:
-    """An instance of driver `name` for `device`, with driver-specific keyword `options`.
+    """An instance of driver `name` for `device`, with driver-specific keyword `options`, made by
+    the driver's `from_device` (or, where a driver does not define one, its constructor).
 
-    An option the driver's constructor does not take raises `AnalyzerError` naming it, instead of
-    a `TypeError` from deep inside.
+    An option the driver does not take raises `AnalyzerError` naming it, instead of a `TypeError`
+    from deep inside.
     """
     driver = load_driver(name)
-    parameters = inspect.signature(driver.__init__).parameters
+    # Drivers over a transport open it in `from_device`; the others (and older plug-ins) in `__init__`.
+    opener = getattr(driver, "from_device", None)
+    parameters = inspect.signature(opener or driver.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unknown = sorted(option for option in options if option not in parameters)
     if unknown and not takes_any:
@@ -86,4 +89,5 @@ def create_analyzer(name: str, device: str = "", **options: object) -> Analyzer:
             f"driver {name} has no option {', '.join(unknown)}",
             f"its options: {', '.join(accepted) or 'none'}",
         )
-    return driver(device, **options)
+    analyzer: Analyzer = opener(device, **options) if opener else driver(device, **options)
+    return analyzer

@@ -17,6 +17,7 @@ import time
 import serial
 
 from analyzers.errors import AnalyzerConnectionError
+from analyzers.line_transport import LineTransport
 
 _OPEN_HINTS = {
     errno.ENOENT: "no such port: check the port name and that the cable is plugged in",
@@ -26,8 +27,8 @@ _OPEN_HINTS = {
 }
 
 
-class SerialLink:
-    """One open connection; `query` and `write_line` serialise on a lock so threads can share it.
+class SerialLink(LineTransport):
+    """One open connection (a `LineTransport`); `query` and `write_line` serialise on a lock so threads can share it.
 
     Lines are sent with `line_end`; replies are read up to `\\n` and returned without trailing
     `\\r\\n`. `timeout_s` bounds each read; a read that times out raises `AnalyzerConnectionError`
@@ -86,12 +87,6 @@ class SerialLink:
                     raise AnalyzerConnectionError(
                         self.device, "a reply of over 1 MiB without a line end", self.no_reply_hint
                     )
-
-    def query(self, text: str, timeout_s: float | None = None) -> str:
-        """Send one line and return the reply line."""
-        with self.lock:
-            self.write_line(text)
-            return self.read_line(timeout_s)
 
     def read_available(self, wait_s: float) -> bytes:
         """Whatever bytes arrive within `wait_s` (at least one if any arrives): for streaming readers."""

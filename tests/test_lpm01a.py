@@ -61,7 +61,7 @@ def test_tokens_keep_every_digit_the_board_sends() -> None:
 def test_connecting_takes_control_configures_and_closing_releases() -> None:
     fake = FakeLpm01a()
     with fake_board(fake) as endpoint:
-        meter = Lpm01aAnalyzer(endpoint.address, volts=3.0)
+        meter = Lpm01aAnalyzer.from_device(endpoint.address, volts=3.0)
         assert fake.received == SETUP and fake.in_control
         assert meter.identify().firmware == "1.0.5" and meter.identify().model == "LPM01A"
         meter.close()
@@ -71,7 +71,7 @@ def test_connecting_takes_control_configures_and_closing_releases() -> None:
 
 def test_energy_stream_with_events_becomes_a_marked_trace() -> None:
     fake = FakeLpm01a(events_at=(200, 400, 700))
-    with fake_board(fake) as endpoint, Lpm01aAnalyzer(endpoint.address) as meter:
+    with fake_board(fake) as endpoint, Lpm01aAnalyzer.from_device(endpoint.address) as meter:
         meter.start(0.001, "tiny")
         time.sleep(1.0)
         meter.stop()
@@ -105,7 +105,7 @@ def test_capture_exports_an_energy_runner_folder_that_power_check_reads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake = FakeLpm01a(events_at=(100, 200, 400, 500, 800))
-    with fake_board(fake) as endpoint, Lpm01aAnalyzer(endpoint.address) as meter:
+    with fake_board(fake) as endpoint, Lpm01aAnalyzer.from_device(endpoint.address) as meter:
         meter.start(0.001)
         time.sleep(1.0)
         meter.stop()
@@ -127,7 +127,10 @@ def test_capture_exports_an_energy_runner_folder_that_power_check_reads(
 
 def test_current_output_and_the_intervals_it_accepts() -> None:
     fake = FakeLpm01a()
-    with fake_board(fake) as endpoint, Lpm01aAnalyzer(endpoint.address, output="current", volts=1.8) as meter:
+    with (
+        fake_board(fake) as endpoint,
+        Lpm01aAnalyzer.from_device(endpoint.address, output="current", volts=1.8) as meter,
+    ):
         assert "output current" in fake.received and "volt 1800m" in fake.received
         meter.start(0.01)
         time.sleep(0.3)
@@ -147,20 +150,20 @@ def test_a_refused_setting_releases_control_and_says_what_the_board_said() -> No
     fake = FakeLpm01a(refuse=frozenset({"eventsrc"}))
     with fake_board(fake) as endpoint:
         with pytest.raises(AnalyzerProtocolError) as raised:
-            Lpm01aAnalyzer(endpoint.address)
+            Lpm01aAnalyzer.from_device(endpoint.address)
         assert str(raised.value) == (
             f"{endpoint.address}: the LPM01A refused 'eventsrc d7 fal': 'eventsrc' is not supported by this "
             "firmware (check the board's firmware version and the settings passed to the driver)"
         )
         assert fake.received[-1] == "hrc" and not fake.in_control
     with pytest.raises(AnalyzerError, match=r"outside the LPM01A's 1\.8-3\.3 V"):
-        Lpm01aAnalyzer("/dev/null", volts=5.0)
+        Lpm01aAnalyzer.from_device("/dev/null", volts=5.0)
 
 
 def test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so() -> None:
     fake = FakeLpm01a(disconnect_after=300)
     with fake_board(fake) as endpoint:
-        meter = Lpm01aAnalyzer(endpoint.address, timeout_s=0.5)
+        meter = Lpm01aAnalyzer.from_device(endpoint.address, timeout_s=0.5)
         meter.start(0.001)
         # Every sample that arrived comes out before the failure, however the reads fall (no timing).
         received = 0
@@ -175,7 +178,7 @@ def test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so() -> None:
 
 def test_microwatts_keep_the_boards_digits_beyond_ptds_six_decimals() -> None:
     fake = FakeLpm01a(power_w=lambda i: 12.3456e-6)
-    with fake_board(fake) as endpoint, Lpm01aAnalyzer(endpoint.address) as meter:
+    with fake_board(fake) as endpoint, Lpm01aAnalyzer.from_device(endpoint.address) as meter:
         meter.start(0.01)
         time.sleep(0.25)
         meter.stop()

@@ -42,6 +42,21 @@ def test_an_option_the_driver_does_not_take_is_a_clear_error() -> None:
         registry.create_analyzer("simulated", baud=9600)
 
 
+def test_drivers_over_a_transport_are_opened_by_from_device() -> None:
+    # The options are from_device's (the transport's baud rate and timeout among them), not __init__'s.
+    with pytest.raises(
+        AnalyzerError,
+        match=re.escape(
+            "driver yokogawa has no option baud (its options: baudrate, channels, first_element, timeout_s"
+        ),
+    ):
+        registry.create_analyzer("yokogawa", "socket://127.0.0.1:9", baud=9600)
+    with pytest.raises(AnalyzerError, match=re.escape("socket://127.0.0.1:9: cannot open")):
+        registry.create_analyzer("yokogawa", "socket://127.0.0.1:9", timeout_s=0.5)
+    with pytest.raises(AnalyzerError, match="supply voltage 5 V is outside"):
+        registry.create_analyzer("lpm01a", "/dev/ttyNOT_OPENED", volts=5.0)  # checked before any port opens
+
+
 def _with_entry_points(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     extra = [metadata.EntryPoint(name, value, registry.ENTRY_POINT_GROUP) for name, value in values.items()]
     real = metadata.entry_points

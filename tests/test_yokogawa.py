@@ -43,7 +43,7 @@ def expected_uncertainty(watts: np.ndarray, volts_range: float, amps_range: floa
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_wt310_sets_up_and_reads_one_fresh_update_per_sample(transport: str) -> None:
-    with fake_meter(transport) as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with fake_meter(transport) as (fake, endpoint), YokogawaAnalyzer.from_device(endpoint.address) as meter:
         identity = meter.identify()
         assert (identity.model, identity.serial, identity.firmware) == (
             "YokogawaWT310",
@@ -73,7 +73,10 @@ def test_wt310_sets_up_and_reads_one_fresh_update_per_sample(transport: str) -> 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_wt333_reads_three_elements_and_sigma(transport: str) -> None:
-    with fake_meter(transport, "WT333") as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with (
+        fake_meter(transport, "WT333") as (fake, endpoint),
+        YokogawaAnalyzer.from_device(endpoint.address) as meter,
+    ):
         assert meter.identify().model == "YokogawaWT330" and meter.channel_count == 3
         assert fake.item_count == 13 and fake.items[13] == ("P", "SIGMA")
         trace = measure(meter, 0.55)
@@ -93,7 +96,10 @@ def test_wt333_reads_three_elements_and_sigma(transport: str) -> None:
 
 @pytest.mark.parametrize(("transport", "model"), [("pty", "WT310"), ("tcp", "WT333")])
 def test_sentinels_and_a_garbled_reply_become_flagged_samples(transport: str, model: str) -> None:
-    with fake_meter(transport, model) as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with (
+        fake_meter(transport, model) as (fake, endpoint),
+        YokogawaAnalyzer.from_device(endpoint.address) as meter,
+    ):
         element = 2 if model == "WT333" else 1
         fake.faults.sentinels = {2: {(element, "P"): NO_DATA}, 3: {(element, "U"): OVER_RANGE}}
         fake.faults.garbled = {4}
@@ -118,7 +124,7 @@ def test_sentinels_and_a_garbled_reply_become_flagged_samples(transport: str, mo
 
 
 def test_a_stalled_meter_leaves_a_missed_sample() -> None:
-    with fake_meter("tcp") as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with fake_meter("tcp") as (fake, endpoint), YokogawaAnalyzer.from_device(endpoint.address) as meter:
         # Read 3 waits for its update, then the meter is busy 0.22 s: it answers with the values of the
         # update in force then, two updates later, and the two in between are never read.
         fake.faults.stall_s = {3: 0.22}
@@ -132,7 +138,7 @@ def test_a_stalled_meter_leaves_a_missed_sample() -> None:
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_a_disconnect_keeps_the_samples_and_then_says_so(transport: str) -> None:
     with fake_meter(transport) as (fake, endpoint):
-        meter = YokogawaAnalyzer(endpoint.address, timeout_s=0.5)
+        meter = YokogawaAnalyzer.from_device(endpoint.address, timeout_s=0.5)
         fake.faults.disconnect_after = 3
         meter.start(0.1, "run")
         # The contract (Analyzer.fetch): all three samples come out before the failure, whenever read.
@@ -151,7 +157,7 @@ def test_a_disconnect_keeps_the_samples_and_then_says_so(transport: str) -> None
 
 
 def test_ranges_fixed_auto_and_over_range() -> None:
-    with fake_meter("pty") as (fake, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with fake_meter("pty") as (fake, endpoint), YokogawaAnalyzer.from_device(endpoint.address) as meter:
         ranges = meter.get_ranges()
         assert (ranges.volts.value, ranges.volts.auto, ranges.amps.value, ranges.amps.auto) == (
             600,
@@ -184,7 +190,7 @@ def test_ranges_fixed_auto_and_over_range() -> None:
 
 
 def test_autorange_uncertainty_follows_the_range_of_each_update() -> None:
-    with fake_meter("tcp") as (_, endpoint), YokogawaAnalyzer(endpoint.address) as meter:
+    with fake_meter("tcp") as (_, endpoint), YokogawaAnalyzer.from_device(endpoint.address) as meter:
         meter.set_volts_range(AUTO)
         meter.set_amps_range(AUTO)
         trace = measure(meter, 0.45)
@@ -198,21 +204,21 @@ def test_a_wrong_instrument_and_an_unsupported_model_are_one_sentence() -> None:
     endpoint = TcpEndpoint(fake).start()
     try:
         with pytest.raises(AnalyzerProtocolError) as raised:
-            YokogawaAnalyzer(endpoint.address)
+            YokogawaAnalyzer.from_device(endpoint.address)
         assert str(raised.value) == (
             f"{endpoint.address}: answered *IDN? with 'HEWLETT-PACKARD,34401A,0,11-5-2', not a Yokogawa "
             "power analyzer (check that --device points at the meter and the baud rate matches)"
         )
         fake.idn = "YOKOGAWA,WT3000,X,F1"
         with pytest.raises(AnalyzerProtocolError, match="Yokogawa model WT3000 is not supported"):
-            YokogawaAnalyzer(endpoint.address)
+            YokogawaAnalyzer.from_device(endpoint.address)
     finally:
         endpoint.close()
 
 
 def test_transport_failures_name_the_device_and_what_to_check() -> None:
     with pytest.raises(AnalyzerConnectionError) as raised:
-        YokogawaAnalyzer("/dev/ttyDOES_NOT_EXIST")
+        YokogawaAnalyzer.from_device("/dev/ttyDOES_NOT_EXIST")
     assert str(raised.value) == (
         "/dev/ttyDOES_NOT_EXIST: cannot open (No such file or directory) "
         "(no such port: check the port name and that the cable is plugged in)"
@@ -221,7 +227,7 @@ def test_transport_failures_name_the_device_and_what_to_check() -> None:
     address = endpoint.address
     endpoint.disconnect()  # nothing listens there any more
     with pytest.raises(AnalyzerConnectionError, match="check the host and port"):
-        YokogawaAnalyzer(address)
+        YokogawaAnalyzer.from_device(address)
 
     class Silent:
         def attach(self, endpoint: Endpoint) -> None: ...
@@ -233,7 +239,7 @@ def test_transport_failures_name_the_device_and_what_to_check() -> None:
         with pytest.raises(
             AnalyzerConnectionError, match=r"no complete reply within 0\.2 s \(check the cable, the baud"
         ):
-            YokogawaAnalyzer(quiet.address, timeout_s=0.2)
+            YokogawaAnalyzer.from_device(quiet.address, timeout_s=0.2)
     finally:
         quiet.close()
 
@@ -242,7 +248,8 @@ def test_every_dialect_is_complete_data() -> None:
     for dialect in DIALECTS:
         assert 1.0 in dialect.rates  # PTD's default interval
         assert set(dialect.numeric.functions) == {"volts", "amps", "watts", "pf"}
-        assert list(dialect.volts_ranges) == sorted(dialect.volts_ranges)
+        for quantity, unit in ((dialect.volts, "V"), (dialect.amps, "A")):
+            assert list(quantity.ranges) == sorted(quantity.ranges) and quantity.commands.unit == unit
         assert dialect.accuracy.reading_fraction > 0 and dialect.accuracy.source
     assert dialect_for("WT310E") is not None and dialect_for("WT310E")[1].ptd_model == "YokogawaWT310E"  # type: ignore[index]
     assert dialect_for("WT333E")[1].elements == 3  # type: ignore[index]

@@ -101,7 +101,7 @@ def test_power_analyzer_ptd_serves_a_wt310_over_socket() -> None:
 def test_daemon_api_serves_a_wt333_on_a_pty_with_its_three_channels(tmp_path: Path) -> None:
     fake = FakeWT("WT333")
     endpoint = PtyEndpoint(fake).start()
-    meter = YokogawaAnalyzer(endpoint.address)
+    meter = YokogawaAnalyzer.from_device(endpoint.address)
     console = io.StringIO()
     # No idle sampling between measurements: the test need not wait out 1 s updates.
     session = PtdSession(

@@ -23,6 +23,7 @@ import numpy as np
 
 from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Identity
 from analyzers.errors import AnalyzerError, AnalyzerProtocolError
+from analyzers.line_transport import LineTransport
 from analyzers.lpm01a import protocol
 from analyzers.lpm01a.stream import (
     EventLine,
@@ -53,11 +54,21 @@ class GpioEvent:
     time_ns: int
 
 
+def _check_settings(device: str, volts: float, output: str) -> None:
+    if not protocol.VOLTS_MIN <= volts <= protocol.VOLTS_MAX:
+        raise AnalyzerError(
+            device, f"supply voltage {volts:g} V is outside the LPM01A's 1.8-3.3 V", "choose another --volts"
+        )
+    if output not in protocol.OUTPUTS:
+        raise AnalyzerError(device, f"output must be energy or current, got {output!r}")
+
+
 class Lpm01aAnalyzer(StreamedAnalyzer):
     name = "lpm01a"
 
-    def __init__(
-        self,
+    @classmethod
+    def from_device(
+        cls,
         device: str = "",
         *,
         baudrate: int = protocol.DEFAULT_BAUDRATE,
@@ -65,21 +76,33 @@ class Lpm01aAnalyzer(StreamedAnalyzer):
         output: str = "energy",
         acquisition_time_s: float | None = None,
         timeout_s: float = 2.0,
-    ) -> None:
-        super().__init__(device)
-        if not protocol.VOLTS_MIN <= volts <= protocol.VOLTS_MAX:
-            raise AnalyzerError(
-                device,
-                f"supply voltage {volts:g} V is outside the LPM01A's 1.8-3.3 V",
-                "choose another --volts",
-            )
-        if output not in protocol.OUTPUTS:
-            raise AnalyzerError(device, f"output must be energy or current, got {output!r}")
-        self.volts = volts
-        self.output = output
-        self._link = SerialLink(
+    ) -> Lpm01aAnalyzer:
+        """Open the board's virtual COM port (or `socket://`) at `device` and take control of it."""
+        _check_settings(device, volts, output)  # before opening: a wrong setting never touches the board
+        link = SerialLink(
             device, baudrate=baudrate, timeout_s=timeout_s, line_end=b"\n", no_reply_hint=NO_REPLY_HINT
         )
+        return cls(link, volts=volts, output=output, acquisition_time_s=acquisition_time_s)
+
+    def __init__(
+        self,
+        transport: LineTransport,
+        *,
+        volts: float = 3.0,
+        output: str = "energy",
+        acquisition_time_s: float | None = None,
+    ) -> None:
+        """Take control of the board over `transport` (which the driver then owns and closes) and
+        configure it; `AnalyzerError` when that fails."""
+        super().__init__(transport.device)
+        self._link = transport
+        try:
+            _check_settings(self.device, volts, output)
+        except AnalyzerError:
+            transport.close()
+            raise
+        self.volts = volts
+        self.output = output
         self._closed = False
         self._in_control = False
         self._firmware = ""

@@ -73,16 +73,23 @@ class SyncCommands:
 
 @dataclass(frozen=True)
 class RangeCommands:
-    """`{target}` is the dialect's element target for one element, or "" for all elements."""
+    """The range commands of one input quantity. `{target}` is the dialect's element target for one
+    element, or "" for all elements; `{value}` a range, `{state}` ON or OFF."""
 
-    volts_range_set: str
-    volts_range_query: str
-    volts_auto_set: str
-    volts_auto_query: str
-    amps_range_set: str
-    amps_range_query: str
-    amps_auto_set: str
-    amps_auto_query: str
+    quantity: str  # "voltage" or "current", for sentences
+    unit: str  # "V" or "A"
+    range_set: str
+    range_query: str
+    auto_set: str
+    auto_query: str
+
+
+@dataclass(frozen=True)
+class RangeInput:
+    """One input quantity of a family: its commands and its range table (ascending)."""
+
+    commands: RangeCommands
+    ranges: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,10 @@ class Dialect:
     numeric: NumericCommands
     sigma_token: str | None
     sync: SyncCommands
-    range_commands: RangeCommands
     # `{target}` of the range commands for one element (`:ELEMent{element}`), "" when there is one.
     element_target: str
-    volts_ranges: tuple[float, ...]
-    amps_ranges: tuple[float, ...]
+    volts: RangeInput
+    amps: RangeInput
     # Update rate: seconds -> the argument of `rate_set`; None when the interval is fixed.
     rate_set: str | None
     rates: Mapping[float, str]
@@ -120,15 +126,21 @@ _WT300_RATES = _rates({0.1: "100MS", 0.25: "250MS", 0.5: "500MS", 1.0: "1S", 2.0
 _NUMERIC_FUNCTIONS = MappingProxyType({"volts": "U", "amps": "I", "watts": "P", "pf": "LAMBda"})
 _COMMON_SETUP = (":COMMunicate:REMote ON", ":COMMunicate:HEADer OFF", ":COMMunicate:VERBose OFF")
 _NUMERIC_SETUP = (":NUMeric:FORMat ASCII",)
-_RANGES = RangeCommands(
-    volts_range_set=":INPut:VOLTage:RANGe{target} {value:g}V",
-    volts_range_query=":INPut:VOLTage:RANGe{target}?",
-    volts_auto_set=":INPut:VOLTage:AUTO{target} {state}",
-    volts_auto_query=":INPut:VOLTage:AUTO{target}?",
-    amps_range_set=":INPut:CURRent:RANGe{target} {value:g}A",
-    amps_range_query=":INPut:CURRent:RANGe{target}?",
-    amps_auto_set=":INPut:CURRent:AUTO{target} {state}",
-    amps_auto_query=":INPut:CURRent:AUTO{target}?",
+_VOLTS = RangeCommands(
+    quantity="voltage",
+    unit="V",
+    range_set=":INPut:VOLTage:RANGe{target} {value:g}V",
+    range_query=":INPut:VOLTage:RANGe{target}?",
+    auto_set=":INPut:VOLTage:AUTO{target} {state}",
+    auto_query=":INPut:VOLTage:AUTO{target}?",
+)
+_AMPS = RangeCommands(
+    quantity="current",
+    unit="A",
+    range_set=":INPut:CURRent:RANGe{target} {value:g}A",
+    range_query=":INPut:CURRent:RANGe{target}?",
+    auto_set=":INPut:CURRent:AUTO{target} {state}",
+    auto_query=":INPut:CURRent:AUTO{target}?",
 )
 _NUMERIC = NumericCommands(
     item_count=":NUMeric:NORMal:NUMber {count}",
@@ -152,10 +164,9 @@ WT310 = Dialect(
     sigma_token=None,
     sync=_SYNC,
     element_target="",  # one element: range commands take no element suffix
-    range_commands=_RANGES,
-    volts_ranges=(15.0, 30.0, 60.0, 150.0, 300.0, 600.0),
+    volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
     # WT310E direct input also has 5-200 mA ranges (GS WT310E-01EN); the WT310 starts at 0.5 A.
-    amps_ranges=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0),
+    amps=RangeInput(_AMPS, (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
     rate_set=":RATE {rate}",
     rates=_WT300_RATES,
     accuracy=Accuracy(0.001, 0.001, "GS WT310E-01EN: power, 45-66 Hz, ±(0.1 % of reading + 0.1 % of range)"),
@@ -176,9 +187,8 @@ WT330 = Dialect(
     sigma_token="SIGMA",
     sync=_SYNC,
     element_target=":ELEMent{element}",
-    range_commands=_RANGES,
-    volts_ranges=(15.0, 30.0, 60.0, 150.0, 300.0, 600.0),
-    amps_ranges=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0),
+    volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
+    amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
     rate_set=":RATE {rate}",
     rates=_WT300_RATES,
     accuracy=Accuracy(
@@ -203,9 +213,8 @@ WT210 = Dialect(
     sigma_token=None,
     sync=_SYNC,
     element_target="",
-    range_commands=_RANGES,
-    volts_ranges=(15.0, 30.0, 60.0, 150.0, 300.0, 600.0),
-    amps_ranges=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0),
+    volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
+    amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
     rate_set=":SAMPle:RATE {rate}",
     rates=_WT300_RATES,
     accuracy=Accuracy(0.001, 0.001, "GS 7604-01E (WT210): power, 45-66 Hz, ±(0.1 % rdg + 0.1 % rng)"),
@@ -225,9 +234,8 @@ WT500 = Dialect(
     sigma_token="SIGMA",
     sync=_SYNC,
     element_target=":ELEMent{element}",
-    range_commands=_RANGES,
-    volts_ranges=(15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0),
-    amps_ranges=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0),
+    volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
+    amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0)),
     rate_set=":RATE {rate}",
     rates=_rates(
         {0.1: "100MS", 0.2: "200MS", 0.5: "500MS", 1.0: "1S", 2.0: "2S", 5.0: "5S", 10.0: "10S", 20.0: "20S"}
@@ -245,9 +253,8 @@ WT1800 = Dialect(
     sigma_token="SIGMA",
     sync=_SYNC,
     element_target=":ELEMent{element}",
-    range_commands=_RANGES,
-    volts_ranges=(1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0),
-    amps_ranges=(1.0, 2.0, 5.0, 10.0, 20.0, 50.0),  # the 50 A element, direct input
+    volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
+    amps=RangeInput(_AMPS, (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)),  # the 50 A element, direct input
     rate_set=":RATE {rate}",
     rates=_rates(
         {
@@ -276,9 +283,8 @@ WT5000 = Dialect(
     sigma_token="SIGMA",
     sync=_SYNC,
     element_target=":ELEMent{element}",
-    range_commands=_RANGES,
-    volts_ranges=(1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0),
-    amps_ranges=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0),  # the 30 A element (760902), direct input
+    volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
+    amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)),  # the 30 A element (760902), direct input
     rate_set=":RATE {rate}",
     rates=_rates(
         {

@@ -31,10 +31,19 @@ from analyzers.base import (
     RangeSetting,
 )
 from analyzers.errors import AnalyzerError, AnalyzerProtocolError
+from analyzers.line_transport import LineTransport
 from analyzers.serial_transport import SerialLink
 from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import Trace
-from analyzers.yokogawa.dialects import QUANTITIES, Dialect, Variant, dialect_for, supported_models
+from analyzers.yokogawa.dialects import (
+    QUANTITIES,
+    Dialect,
+    RangeInput,
+    Variant,
+    dialect_for,
+    supported_models,
+)
+from analyzers.yokogawa.range_state import RangeState, smallest_range
 from analyzers.yokogawa.readings import ROW_GARBLED, ROW_MISSED, ROW_OK, RowBuffer, build_trace, parse_values
 
 NO_REPLY_HINT = (
@@ -48,30 +57,38 @@ MISSED_GAP_INTERVALS = 1.5
 class YokogawaAnalyzer(StreamedAnalyzer):
     name = "yokogawa"
 
-    def __init__(
-        self,
+    @classmethod
+    def from_device(
+        cls,
         device: str = "",
         *,
         baudrate: int = 9600,
         timeout_s: float = 2.0,
         channels: int | None = None,
         first_element: int = 1,
-    ) -> None:
-        """Connect to the meter at `device` and set it up; `AnalyzerError` when that fails.
+    ) -> YokogawaAnalyzer:
+        """Open the serial port or `socket://host:port` at `device` and set the meter up."""
+        link = SerialLink(device, baudrate=baudrate, timeout_s=timeout_s, no_reply_hint=NO_REPLY_HINT)
+        return cls(link, channels=channels, first_element=first_element)
 
-        `channels` elements are measured starting at `first_element` (default: every element).
-        """
-        super().__init__(device)
-        self._link = SerialLink(device, baudrate=baudrate, timeout_s=timeout_s, no_reply_hint=NO_REPLY_HINT)
+    def __init__(
+        self, transport: LineTransport, *, channels: int | None = None, first_element: int = 1
+    ) -> None:
+        """Identify and set up the meter over `transport` (which the driver then owns and closes);
+        `AnalyzerError` when that fails. `channels` elements are measured starting at
+        `first_element` (default: every element)."""
+        super().__init__(transport.device)
+        self._link = transport
         self._closed = False
         try:
             self._dialect, self._variant, self._idn = self._detect()
             self._elements = self._select_elements(channels, first_element)
             self._setup()
-            self._volts_range = np.array([self._query_range(e, "volts") for e in self._elements])
-            self._amps_range = np.array([self._query_range(e, "amps") for e in self._elements])
-            self._volts_auto = np.array([self._query_auto(e, "volts") for e in self._elements])
-            self._amps_auto = np.array([self._query_auto(e, "amps") for e in self._elements])
+            specs = (self._dialect.volts, self._dialect.amps)
+            values = [np.array([self._query_range(e, spec) for e in self._elements]) for spec in specs]
+            autos = [np.array([self._query_auto(e, spec) for e in self._elements]) for spec in specs]
+            self._volts = RangeState(specs[0], values[0], autos[0])
+            self._amps = RangeState(specs[1], values[1], autos[1])
         except BaseException:
             self._link.close()
             raise
@@ -173,10 +190,8 @@ class YokogawaAnalyzer(StreamedAnalyzer):
     def _target(self, element: int) -> str:
         return self._dialect.element_target.format(element=element)
 
-    def _query_range(self, element: int, quantity: str) -> float:
-        commands = self._dialect.range_commands
-        command = commands.volts_range_query if quantity == "volts" else commands.amps_range_query
-        reply = self._link.query(command.format(target=self._target(element)))
+    def _query_range(self, element: int, spec: RangeInput) -> float:
+        reply = self._link.query(spec.commands.range_query.format(target=self._target(element)))
         try:
             value = float(reply)
         except ValueError:
@@ -185,10 +200,10 @@ class YokogawaAnalyzer(StreamedAnalyzer):
             ) from None
         return value
 
-    def _query_auto(self, element: int, quantity: str) -> bool:
-        commands = self._dialect.range_commands
-        command = commands.volts_auto_query if quantity == "volts" else commands.amps_auto_query
-        reply = self._link.query(command.format(target=self._target(element))).strip().upper()
+    def _query_auto(self, element: int, spec: RangeInput) -> bool:
+        reply = (
+            self._link.query(spec.commands.auto_query.format(target=self._target(element))).strip().upper()
+        )
         if reply not in ("1", "0", "ON", "OFF"):
             raise AnalyzerProtocolError(
                 self.device, f"autorange query answered {reply[:40]!r}", "check the baud rate"
@@ -212,10 +227,10 @@ class YokogawaAnalyzer(StreamedAnalyzer):
             with self._link.lock:
                 for i in indexes:
                     element = self._elements[i]
-                    self._volts_range[i] = self._query_range(element, "volts")
-                    self._amps_range[i] = self._query_range(element, "amps")
-                    self._volts_auto[i] = self._query_auto(element, "volts")
-                    self._amps_auto[i] = self._query_auto(element, "amps")
+                    for state in (self._volts, self._amps):
+                        state.values[i] = self._query_range(element, state.spec)
+                    for state in (self._volts, self._amps):
+                        state.auto[i] = self._query_auto(element, state.spec)
 
         def shared(values: np.ndarray) -> float | None:
             chosen = values[indexes]
@@ -226,40 +241,38 @@ class YokogawaAnalyzer(StreamedAnalyzer):
             return bool(chosen[0]) if np.all(chosen == chosen[0]) else None
 
         return Ranges(
-            volts=RangeSetting(shared(self._volts_range), shared_flag(self._volts_auto)),
-            amps=RangeSetting(shared(self._amps_range), shared_flag(self._amps_auto)),
+            volts=RangeSetting(shared(self._volts.values), shared_flag(self._volts.auto)),
+            amps=RangeSetting(shared(self._amps.values), shared_flag(self._amps.auto)),
         )
 
     def set_volts_range(self, volts: RangeRequest, channel: int | None = None) -> None:
-        self._set_range("volts", volts, channel)
+        self._set_range(self._volts, volts, channel)
 
     def set_amps_range(self, amps: RangeRequest, channel: int | None = None) -> None:
-        self._set_range("amps", amps, channel)
+        self._set_range(self._amps, amps, channel)
 
-    def _set_range(self, quantity: str, request: RangeRequest, channel: int | None) -> None:
-        commands = self._dialect.range_commands
-        is_volts = quantity == "volts"
-        table = self._dialect.volts_ranges if is_volts else self._dialect.amps_ranges
-        unit = "V" if is_volts else "A"
+    def _set_range(self, state: RangeState, request: RangeRequest, channel: int | None) -> None:
+        commands = state.spec.commands
         indexes = self._channel_indexes(channel)
-        auto_set = commands.volts_auto_set if is_volts else commands.amps_auto_set
-        range_set = commands.volts_range_set if is_volts else commands.amps_range_set
-        value = None if request == AUTO else _smallest_range(table, float(request), unit, self)
+        value = (
+            None
+            if request == AUTO
+            else smallest_range(
+                state.spec.ranges, float(request), commands.unit, self.device, self._variant.ptd_model
+            )
+        )
         with self._link.lock:
             for i in indexes:
                 target = self._target(self._elements[i])
                 if value is None:
-                    self._link.write_line(auto_set.format(target=target, state="ON"))
+                    self._link.write_line(commands.auto_set.format(target=target, state="ON"))
                 else:
-                    self._link.write_line(auto_set.format(target=target, state="OFF"))
-                    self._link.write_line(range_set.format(target=target, value=value))
-            self._check_no_error(f"refused the {quantity} range {request}")
+                    self._link.write_line(commands.auto_set.format(target=target, state="OFF"))
+                    self._link.write_line(commands.range_set.format(target=target, value=value))
+            self._check_no_error(f"refused the {commands.quantity} range {request}")
             for i in indexes:
-                element = self._elements[i]
-                ranges = self._volts_range if is_volts else self._amps_range
-                autos = self._volts_auto if is_volts else self._amps_auto
-                ranges[i] = self._query_range(element, quantity)
-                autos[i] = value is None
+                state.values[i] = self._query_range(self._elements[i], state.spec)
+                state.auto[i] = value is None
 
     # -- measurement ----------------------------------------------------------------------------
 
@@ -345,14 +358,13 @@ class YokogawaAnalyzer(StreamedAnalyzer):
     def _refresh_auto_ranges(self) -> None:
         # In autorange the range can change at any update, and the uncertainty depends on it.
         for i, element in enumerate(self._elements):
-            if self._volts_auto[i]:
-                self._volts_range[i] = self._query_range(element, "volts")
-            if self._amps_auto[i]:
-                self._amps_range[i] = self._query_range(element, "amps")
+            for state in (self._volts, self._amps):
+                if state.auto[i]:
+                    state.values[i] = self._query_range(element, state.spec)
 
     def _add_row(self, time_ns: int, values: np.ndarray | None, status: int) -> None:
         self._buffer.add(
-            time_ns, values, status, self._volts_range.copy(), self._amps_range.copy(), self._mark
+            time_ns, values, status, self._volts.values.copy(), self._amps.values.copy(), self._mark
         )
 
     def __enter__(self) -> YokogawaAnalyzer:
@@ -372,16 +384,3 @@ class YokogawaAnalyzer(StreamedAnalyzer):
         except AnalyzerError:
             pass  # the link is already gone; the meter returns to local mode by itself on power cycle
         self._link.close()
-
-
-def _smallest_range(table: tuple[float, ...], request: float, unit: str, meter: YokogawaAnalyzer) -> float:
-    if not math.isfinite(request) or request <= 0:
-        raise AnalyzerError(meter.device, f"a range must be a positive number, got {request:g} {unit}")
-    for value in table:
-        if request <= value * (1 + 1e-9):
-            return value
-    raise AnalyzerError(
-        meter.device,
-        f"no {unit} range holds {request:g} {unit}",
-        f"the {meter.identify().model} ranges go up to {table[-1]:g} {unit}",
-    )
