@@ -17,6 +17,7 @@ import numpy as np
 
 from analyzers.base import MeasurementStats
 from analyzers.registry import DEFAULT_DRIVER, create_analyzer, driver_names
+from analyzers.source_spec import SourceSpec, SourceSpecError, resolve_source
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 
 _FLAG_WORDS = {0: "ok", SAMPLE_ERROR: "error", SAMPLE_MISSED: "missed"}
@@ -26,8 +27,7 @@ _MIN_POLL_S = 0.05
 
 @dataclass(frozen=True)
 class ReadOptions:
-    driver: str
-    device: str
+    source: SourceSpec
     seconds: float
     interval_s: float
     channels: int | None
@@ -44,11 +44,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="Exit status: 0 done, 2 a bad option or a device that cannot be read, 130 interrupted.",
     )
     parser.add_argument(
-        "--driver",
-        default=DEFAULT_DRIVER,
-        help=f"driver: {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+        "--source",
+        default=None,
+        metavar="S",
+        help="DRIVER[:DEVICE][,key=value]... e.g. nvml:0, yokogawa:/dev/ttyUSB0,channels=3 (default simulated)",
     )
-    parser.add_argument("--device", default="", help="device: port, URL, GPU index (driver-specific)")
+    parser.add_argument(
+        "--driver",
+        default=None,
+        help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+    )
+    parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
     # Values are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument("--seconds", default="5", metavar="N", help="how long to read (default 5)")
     parser.add_argument("--interval", default="1", metavar="S", help="sample interval in seconds (default 1)")
@@ -67,7 +73,11 @@ def parse_options(args: argparse.Namespace) -> ReadOptions:
             channels = 0
         if channels < 1:
             raise ReadOptionError(f"--channels must be a whole number of at least 1, got {args.channels!r}")
-    return ReadOptions(args.driver, args.device, seconds, interval_s, channels)
+    try:
+        source = resolve_source(args.source, args.driver, args.device)
+    except SourceSpecError as error:
+        raise ReadOptionError(str(error)) from None
+    return ReadOptions(source, seconds, interval_s, channels)
 
 
 def _positive_float(text: str, option: str) -> float:
@@ -88,10 +98,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ReadOptionError as error:
         print(f"power-analyzer read: {error}", file=sys.stderr)
         return 2
-    driver_options: dict[str, object] = {}
+    driver_options: dict[str, object] = dict(options.source.options)
     if options.channels is not None:
         driver_options["channels"] = options.channels
-    with create_analyzer(options.driver, options.device, **driver_options) as analyzer:
+    source = options.source
+    with create_analyzer(source.driver, source.device, **driver_options) as analyzer:
         analyzer.start(options.interval_s, mark="read")
         deadline = time.monotonic() + options.seconds
         try:

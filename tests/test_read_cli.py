@@ -40,9 +40,36 @@ def test_read_shows_each_channel_of_a_multi_channel_meter(capsys: pytest.Capture
     assert first.count("| ch") == 3 and " V nan " in first  # the total has no volts, like PTD's sum block
 
 
+def test_read_takes_the_source_grammar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        cli.main(
+            [
+                "read",
+                "--source",
+                "simulated:bench,channels=2,seed=4",
+                "--seconds",
+                "0.15",
+                "--interval",
+                "0.1",
+            ]
+        )
+        == 0
+    )
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.count("| ch") == 2
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (
+            ["--source", "simulated", "--driver", "simulated"],
+            "power-analyzer read: give --source, or --driver and --device, not both",
+        ),
+        (
+            ["--source", "simulated,channels"],
+            "power-analyzer read: source 'simulated,channels': option 'channels' is not key=value",
+        ),
         (
             ["--interval", "0"],
             "power-analyzer read: --interval must be a positive number of seconds, got '0'",

@@ -13,6 +13,7 @@ from analyzers.ptd.daemon import DaemonOptions, run_daemon
 from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S
 from analyzers.ptd.wire import DEFAULT_PORT
 from analyzers.registry import DEFAULT_DRIVER, driver_names
+from analyzers.source_spec import SourceSpecError, resolve_source
 
 
 class _OptionError(ValueError):
@@ -26,11 +27,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="Exit status: 0 after SIGTERM/SIGINT, 2 a bad option, a device that cannot be used or a port in use.",
     )
     parser.add_argument(
-        "--driver",
-        default=DEFAULT_DRIVER,
-        help=f"driver: {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+        "--source",
+        default=None,
+        metavar="S",
+        help="DRIVER[:DEVICE][,key=value]... e.g. rapl, yokogawa:/dev/ttyUSB0 (default simulated)",
     )
-    parser.add_argument("--device", default="", help="device: port, URL, GPU index (driver-specific)")
+    parser.add_argument(
+        "--driver",
+        default=None,
+        help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+    )
+    parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     # Numbers are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument(
@@ -69,14 +76,18 @@ def _seconds(text: str, option: str) -> float:
 
 def options_from_args(args: argparse.Namespace) -> DaemonOptions:
     port = _whole(args.port, "--port", 0, 65535)
-    driver_options: dict[str, object] = {}
+    try:
+        source = resolve_source(args.source, args.driver, args.device)
+    except SourceSpecError as error:
+        raise _OptionError(str(error)) from None
+    driver_options: dict[str, object] = dict(source.options)
     if args.channels is not None:
         driver_options["channels"] = _whole(args.channels, "--channels", 1, 64)
     idle_s = _seconds(args.idle_timeout, "--idle-timeout")
     return DaemonOptions(
         idle_timeout_s=idle_s or None,
-        driver=args.driver,
-        device=args.device,
+        driver=source.driver,
+        device=source.device,
         host=args.host,
         port=port,
         data_log=args.data_log,
