@@ -9,23 +9,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_lpm01a import SETUP as LPM01A_CONNECT
 
 from analyzers.errors import AnalyzerProtocolError
 from analyzers.lpm01a import Lpm01aAnalyzer
 from analyzers.scripted_transport import Exchange, ScriptedTransport
 
 ACK = "PowerShield > ack "
-SETUP = [
-    "pwr off",
-    "acqtime inf",
-    "trigdelay 0",
-    "trigsrc sw",
-    "eventsrc d7 fal",
-    "output energy",
-    "format ascii_dec",
-    "volt 3000m",
-    "pwr on nostatus",
-]
+SETUP = LPM01A_CONNECT[2:]  # after `htc` and `version`: the same list the pty fake's test expects
 # J per sample at 1 kHz: 1.234 µJ is 1.234 mW
 STREAM = ["1234-09", "1235-09", "1236-09", "1237-09", "event 1 fal", "2001-09", "2002-09", "2003-09"]
 STREAM += ["TimeStamp: 000s 007ms, buff 00%"]
