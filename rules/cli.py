@@ -170,6 +170,8 @@ def print_human(outcomes: Sequence[CheckResult | Unusable], verbose: bool = Fals
         )
         for result in results:
             print(result.summary_line())
+            for line in result.detail_lines():
+                print(line)
             for note in result.notes:
                 print(f"   note: {note}")
             for line in report_lines(result.checks, result.compliance_ruleset, verbose):

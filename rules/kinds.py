@@ -26,7 +26,8 @@ class ResultKind(Protocol):
 
 def registered_kinds() -> list[ResultKind]:
     from rules.inference.kind import InferenceKind
+    from rules.measure.kind import MeasureKind
     from rules.tiny.kind import TinyKind
     from rules.training.kind import TrainingKind
 
-    return [InferenceKind(), TrainingKind(), TinyKind()]
+    return [InferenceKind(), TrainingKind(), TinyKind(), MeasureKind()]

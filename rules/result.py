@@ -69,6 +69,10 @@ class CheckResult:
             "failing_checks": " ".join(failing(self.checks)),
         }
 
+    def detail_lines(self) -> list[str]:
+        """Lines the human output prints under the summary (a kind's own table); none by default."""
+        return []
+
     def summary_line(self) -> str:
         value = "n/a" if self.value is None else f"{self.value:.10g} {self.unit}"
         if self.uncertainty is not None and self.value is not None:
