@@ -362,5 +362,10 @@ def _encode_marks(marks: Sequence[str | None] | str | None, n: int) -> tuple[np.
         return np.zeros(n, dtype=np.int32), (marks,)
     if len(marks) != n:
         raise ValueError(f"{len(marks)} marks for {n} samples")
+    distinct = set(marks)
+    if len(distinct) == 1:
+        # One mark for the whole chunk (a polled source between mark changes): no factorising.
+        [only] = distinct
+        return _encode_marks(only, n)
     categorical = pd.Categorical(list(marks))
     return np.asarray(categorical.codes, dtype=np.int32), tuple(str(c) for c in categorical.categories)
