@@ -1,0 +1,237 @@
+"""`power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD ...`
+
+Runs CMD while sampling every source, and prints the energy of the whole command and of every
+window the command named through the mark protocol (`JOULEBENCH_MARKS`, `power_client.marks`).
+The table goes to stderr (stdout is the command's); `--json` prints the result document on stdout
+after the command's own output; `--output DIR` writes it with the traces (`power-check DIR`
+recomputes it). The exit status is the command's (128 + N when a signal N ended it).
+
+Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to the command. A terminal's Ctrl-C
+already reaches the command (it is in the terminal's foreground group with us), so SIGINT is passed
+on only when we are not in a terminal's foreground (CI, a service manager), never twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from analyzers.errors import AnalyzerError
+from analyzers.source_spec import SourceSpecError, parse_source, source_from_aliases
+from power_client.metering.marks import MARKS_ENV, MarkEvent, MarkReader
+from power_client.metering.monitor import Monitor, MonitorError
+from rules.measure.folder import FORMAT, write_measure_folder
+from rules.measure.measurement import Measurement
+from rules.measure.table import format_table
+
+EXIT_USAGE = 2
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+COMMAND_WINDOW = "command"
+_FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+USAGE = "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD [ARG...]"
+
+
+class UsageError(ValueError):
+    pass
+
+
+def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
+    if "--" not in argv:
+        raise UsageError("give the command to measure after --")
+    split = list(argv).index("--")
+    options, command = list(argv[:split]), list(argv[split + 1 :])
+    if not command:
+        raise UsageError("give the command to measure after --")
+    parsed: dict[str, Any] = {
+        "sources": [],
+        "interval_ms": 100,
+        "output": None,
+        "json": False,
+        "command": command,
+    }
+    driver = device = None
+    i = 0
+    while i < len(options):
+        option = options[i]
+        takes_value = option in ("--source", "--interval-ms", "--output", "--driver", "--device")
+        if takes_value and i + 1 >= len(options):
+            raise UsageError(f"{option} needs a value")
+        value = options[i + 1] if takes_value else ""
+        if option == "--source":
+            parsed["sources"].append(parse_source(value))
+        elif option == "--interval-ms":
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"--interval-ms must be a whole number of milliseconds >= 1, got {value!r}")
+            parsed["interval_ms"] = int(value)
+        elif option == "--output":
+            parsed["output"] = Path(value)
+        elif option == "--driver":
+            driver = value
+        elif option == "--device":
+            device = value
+        elif option == "--json":
+            parsed["json"] = True
+        elif option in ("-h", "--help"):
+            raise UsageError("help")
+        else:
+            raise UsageError(f"unknown option {option!r}")
+        i += 2 if takes_value else 1
+    if driver is not None or device is not None:
+        parsed["sources"].append(source_from_aliases(driver, device))
+    if not parsed["sources"]:
+        parsed["sources"].append(parse_source("simulated"))
+    return parsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        options = parse_arguments(arguments)
+    except UsageError as error:
+        if str(error) == "help":
+            print(USAGE + "\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip())
+            return 0
+        print(f"power-measure: {error}\n{USAGE}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourceSpecError as error:
+        print(f"power-measure: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        monitor = Monitor(options["sources"], options["interval_ms"])
+    except AnalyzerError as error:
+        print(f"power-measure: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    with monitor:
+        return _run(monitor, options)
+
+
+def _run(monitor: Monitor, options: dict[str, Any]) -> int:
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="joulebench-marks-") as folder:
+        fifo = os.path.join(folder, "marks")
+        os.mkfifo(fifo, 0o600)
+        reader = MarkReader(fifo, lambda event: _on_mark(monitor, event, notes), notes.append)
+        env = {**os.environ, MARKS_ENV: fifo}
+        monitor.begin_window(COMMAND_WINDOW)
+        try:
+            child = subprocess.Popen(options["command"], env=env)
+        except FileNotFoundError:
+            reader.close()
+            print(f"power-measure: {options['command'][0]}: command not found", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        except PermissionError:
+            reader.close()
+            print(f"power-measure: {options['command'][0]}: not executable", file=sys.stderr)
+            return EXIT_NOT_EXECUTABLE
+        status = _wait_forwarding_signals(child)
+        ended_ns = time.time_ns()
+        reader.close()
+    for name in monitor.open_windows():
+        if name != COMMAND_WINDOW:
+            notes.append(f"window {name!r} was never ended: it ends where the command exited")
+            monitor.end_window(name, at_ns=ended_ns)
+    monitor.end_window(COMMAND_WINDOW, wait=True, at_ns=ended_ns)
+    windows = [monitor.measurement(name) for name in _in_order(monitor)]
+    exit_status = 128 - status if status < 0 else status
+    document = _document(monitor, options, windows, exit_status, notes)
+    for line in format_table(windows) + [f"note: {note}" for note in notes]:
+        print(line, file=sys.stderr)
+    if options["output"] is not None:
+        traces = list(monitor.traces().values())
+        write_measure_folder(options["output"], json.loads(json.dumps(document)), traces)
+        print(f"power-measure: wrote {options['output']} (power-check {options['output']})", file=sys.stderr)
+    if options["json"]:
+        print(json.dumps(document, indent=2))
+    return exit_status
+
+
+def _on_mark(monitor: Monitor, event: MarkEvent, notes: list[str]) -> None:
+    try:
+        if event.kind == "begin":
+            monitor.begin_window(event.name, at_ns=event.time_ns)
+        elif event.kind == "end":
+            monitor.end_window(event.name, at_ns=event.time_ns)
+        else:
+            monitor.mark(event.name, at_ns=event.time_ns)
+    except MonitorError as error:
+        notes.append(f"mark '{event.kind} {event.name}': {error}")
+
+
+def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:
+    def forward(number: int, _frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(number)
+
+    def forward_interrupt(number: int, frame: FrameType | None) -> None:
+        if not _terminal_delivers_to_child():
+            forward(number, frame)
+
+    previous = {number: signal.signal(number, forward) for number in _FORWARDED}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, forward_interrupt)
+    try:
+        return child.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _terminal_delivers_to_child() -> bool:
+    """True when we are the foreground process group of our terminal: its Ctrl-C reached the child too."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError):
+        return False
+
+
+def _in_order(monitor: Monitor) -> list[str]:
+    names = monitor.ended_windows()
+    return [COMMAND_WINDOW] + [name for name in names if name != COMMAND_WINDOW]
+
+
+def _document(
+    monitor: Monitor, options: dict[str, Any], windows: list[Measurement], exit_status: int, notes: list[str]
+) -> dict[str, Any]:
+    sources = []
+    for source, spec in zip(monitor.sources, options["sources"], strict=True):
+        identity = source.analyzer.identify()
+        samples = source.samples()
+        sources.append(
+            {
+                "label": source.label,
+                "driver": spec.driver,
+                "device": spec.device,
+                "model": identity.model,
+                "serial": identity.serial,
+                "interval_ns": source.interval_ns,
+                "shift_ns": samples.shift_ns,
+                "clock_uncertainty_s": samples.clock_uncertainty_s,
+                "counter_update_s": samples.counter_update_s,
+                "energy_origin_ns": samples.total.energy_origin_ns,
+                "failures": list(source.failures),
+            }
+        )
+    return {
+        "format": FORMAT,
+        "command": options["command"],
+        "exit_status": exit_status,
+        "interval_ms": options["interval_ms"],
+        "sources": sources,
+        "windows": [window.to_json() for window in windows],
+        "marks": [{"time_ns": t, "label": label} for t, label in monitor.marks],
+        "notes": notes,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
