@@ -9,7 +9,6 @@ load, the script no longer interferes.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,22 +30,43 @@ class LoadSchedule:
         self.idle_w = idle_w
         self._steps: list[LoadStep] = []
         self._scripted: list[bool] = []
-        self._refresh()
+        self._at = np.empty(0, dtype=np.int64)
+        self._to = np.empty(0, dtype=np.float64)
+        self._ramp_ns = np.empty(0, dtype=np.int64)
+        self._from = np.empty(0, dtype=np.float64)
 
     @property
     def steps(self) -> tuple[LoadStep, ...]:
         return tuple(self._steps)
 
     def add(self, step: LoadStep, scripted: bool = False) -> None:
-        if not scripted:
+        pruned = False
+        if not scripted and any(self._scripted):
             keep = [i for i, s in enumerate(self._steps) if not (self._scripted[i] and s.at_ns >= step.at_ns)]
+            pruned = len(keep) < len(self._steps)
             self._steps = [self._steps[i] for i in keep]
             self._scripted = [self._scripted[i] for i in keep]
-        # bisect_right keeps steps with equal times in arrival order: the later one wins.
-        position = bisect.bisect_right([s.at_ns for s in self._steps], step.at_ns)
+            if pruned:
+                self._refresh()
+        # Right of equal times keeps steps in arrival order: the later one wins.
+        position = int(np.searchsorted(self._at, step.at_ns, side="right"))
         self._steps.insert(position, step)
         self._scripted.insert(position, scripted)
-        self._refresh()
+        if position == len(self._steps) - 1:
+            self._append_last()  # a workload driving the load adds at the end: no full refresh
+        else:
+            self._refresh()
+
+    def _append_last(self) -> None:
+        step = self._steps[-1]
+        n = len(self._steps)
+        level = (
+            self.idle_w if n == 1 else float(self._segment(n - 2, np.array([step.at_ns], dtype=np.int64))[0])
+        )
+        self._at = np.append(self._at, np.int64(step.at_ns))
+        self._to = np.append(self._to, step.watts)
+        self._ramp_ns = np.append(self._ramp_ns, np.int64(round(step.ramp_s * 1e9)))
+        self._from = np.append(self._from, level)
 
     def clear_scripted(self) -> None:
         keep = [i for i, scripted in enumerate(self._scripted) if not scripted]
