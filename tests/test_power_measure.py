@@ -179,3 +179,9 @@ def test_the_training_step_example_runs_and_prints_its_windows() -> None:
     assert ["training", "simulated"] in rows
     step_rows = [line for line in done.stdout.splitlines() if line.startswith("step ") and " J " in line]
     assert len(step_rows) == 2
+
+
+def test_help_says_both_uses_and_exits_zero() -> None:
+    done = subprocess.run([*MEASURE, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "power-measure attribute --profile" in done.stdout
+    assert "Signals:" in done.stdout

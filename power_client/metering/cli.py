@@ -13,6 +13,7 @@ on only when we are not in a terminal's foreground (CI, a service manager), neve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,7 +40,10 @@ EXIT_NOT_FOUND = 127
 COMMAND_WINDOW = "command"
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
-USAGE = "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD [ARG...]"
+USAGE = (
+    "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD [ARG...]\n"
+    "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [...]  (energy per phase, operator)"
+)
 
 
 class UsageError(ValueError):
@@ -47,6 +51,9 @@ class UsageError(ValueError):
 
 
 def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
+    before_command = list(argv)[: list(argv).index("--")] if "--" in argv else list(argv)
+    if "-h" in before_command or "--help" in before_command:
+        raise UsageError("help")
     if "--" not in argv:
         raise UsageError("give the command to measure after --")
     split = list(argv).index("--")
@@ -96,11 +103,16 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["attribute"]:
+        from rules.measure.attribute_cli import main as attribute_main
+
+        return attribute_main(arguments[1:])
     try:
         options = parse_arguments(arguments)
     except UsageError as error:
         if str(error) == "help":
-            print(USAGE + "\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip())
+            with contextlib.suppress(BrokenPipeError):  # `power-measure --help | head`
+                print(USAGE + "\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip(), flush=True)
             return 0
         print(f"power-measure: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE

@@ -87,6 +87,7 @@ def write_measure_folder(directory: Path, document: dict[str, Any], traces: list
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".result-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; a result is for sharing, like the traces
     os.replace(temporary, directory / RESULT_FILE)
 
 
