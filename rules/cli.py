@@ -24,7 +24,7 @@ from rules.compliance.junit import write_junit
 from rules.compliance.report import report_lines
 from rules.errors import InputError
 from rules.kinds import ResultKind, registered_kinds
-from rules.result import CSV_COLUMNS, CheckResult
+from rules.result import CSV_COLUMNS, CheckResult, json_safe
 from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
 
 EXIT_OK = 0
@@ -146,16 +146,6 @@ def _valid_only_if_finite(result: CheckResult) -> CheckResult:
     return result
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def print_human(outcomes: Sequence[CheckResult | Unusable], verbose: bool = False) -> None:
     by_kind: dict[str, list[CheckResult]] = {}
     for outcome in outcomes:
@@ -228,7 +218,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return EXIT_UNUSABLE
     outcomes = check_paths(args.paths, args.ruleset)
     if args.json:
-        json.dump([_json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
+        json.dump([json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
         sys.stdout.write("\n")
         for outcome in outcomes:
             if isinstance(outcome, Unusable):

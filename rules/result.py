@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,3 +99,14 @@ CSV_COLUMNS = (
     "compliance_ruleset",
     "failing_checks",
 )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float as None, so the JSON written is JSON (no NaN, no Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value

@@ -151,22 +151,31 @@ def test_bad_input_is_one_sentence_and_status_two_or_127(tmp_path: Path) -> None
         assert sentence in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_bad_mark_lines_and_windows_never_ended_are_noted() -> None:
+def test_bad_mark_lines_windows_never_ended_and_a_zero_length_window_are_noted_in_strict_json() -> None:
     child = (
-        "import os\n"
+        "import os, time\n"
         "fd = os.open(os.environ['JOULEBENCH_MARKS'], os.O_WRONLY)\n"
         "os.write(fd, b'start x\\n')\n"
         "os.write(fd, b'end never-begun\\n')\n"
         "os.write(fd, b'begin left open\\n')\n"
+        "now = time.time_ns()\n"
+        "os.write(fd, f'begin zero @{now}\\nend zero @{now}\\n'.encode())\n"
     )
     done = subprocess.run(
         [*MEASURE, "--json", "--", sys.executable, "-c", child], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    notes = json.loads(done.stdout)["notes"]
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON")
+
+    document = json.loads(done.stdout, parse_constant=refuse)  # strict JSON: no NaN, no Infinity
+    notes = document["notes"]
     assert any("mark line 'start x' is not 'begin|end|mark NAME" in n for n in notes)
     assert any("window 'never-begun' was not begun" in n for n in notes)
     assert any("window 'left open' was never ended: it ends where the command exited" in n for n in notes)
+    zero = next(w for w in document["windows"] if w["name"] == "zero")
+    assert zero["duration_s"] == 0 and zero["sources"][0]["avg_power_w"] is None
 
 
 def test_the_training_step_example_runs_and_prints_its_windows() -> None:

@@ -33,6 +33,7 @@ from power_client.metering.monitor import Monitor, MonitorError
 from rules.measure.folder import FORMAT, write_measure_folder
 from rules.measure.measurement import Measurement
 from rules.measure.table import format_table
+from rules.result import json_safe
 
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
@@ -156,15 +157,17 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
     monitor.end_window(COMMAND_WINDOW, wait=True, at_ns=ended_ns)
     windows = [monitor.measurement(name) for name in _in_order(monitor)]
     exit_status = 128 - status if status < 0 else status
-    document = _document(monitor, options, windows, exit_status, notes)
+    for source in monitor.sources:
+        notes.extend(f"source {source.label}: {failure}" for failure in source.failures)
+    document = json_safe(_document(monitor, options, windows, exit_status, notes))
     for line in format_table(windows) + [f"note: {note}" for note in notes]:
         print(line, file=sys.stderr)
     if options["output"] is not None:
         traces = list(monitor.traces().values())
-        write_measure_folder(options["output"], json.loads(json.dumps(document)), traces)
+        write_measure_folder(options["output"], json.loads(json.dumps(document, allow_nan=False)), traces)
         print(f"power-measure: wrote {options['output']} (power-check {options['output']})", file=sys.stderr)
     if options["json"]:
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document, indent=2, allow_nan=False))
     return exit_status
 
 

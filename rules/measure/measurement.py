@@ -12,6 +12,7 @@ The JSON is the seam later tools read (`result.json` of `power-measure --output`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +91,13 @@ class SourceEnergy:
         return cls(
             source=str(data["source"]),
             method=str(data["method"]),
-            energy_j=float(data["energy_j"]),
-            avg_power_w=float(data["avg_power_w"]),
+            energy_j=_number(data["energy_j"]),
+            avg_power_w=_number(data["avg_power_w"]),
             samples=int(data["samples"]),
-            uncertainty_j=float(data["uncertainty_j"]),
+            uncertainty_j=_number(data["uncertainty_j"]),
             accuracy_j=None if parts["accuracy"] is None else float(parts["accuracy"]),
-            sampling_j=float(parts["sampling"]),
-            clock_j=float(parts["clock"]),
+            sampling_j=_number(parts["sampling"]),
+            clock_j=_number(parts["clock"]),
             final=bool(data["final"]),
             warnings=tuple(str(w) for w in data["warnings"]),
             channels=tuple(
@@ -162,3 +163,8 @@ class Measurement:
             end_ns=int(data["end_ns"]),
             sources=tuple(SourceEnergy.from_json(s) for s in data["sources"]),
         )
+
+
+def _number(value: Any) -> float:
+    """A JSON number; `null` is what a non-finite figure (the power of a zero-length window) is written as."""
+    return math.nan if value is None else float(value)
