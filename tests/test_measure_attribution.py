@@ -232,6 +232,7 @@ def test_the_command_line_prints_the_tables_and_json_and_refuses_bad_input_in_on
     )
     assert done.returncode == 0, done.stderr
     assert "steps: 12," in done.stdout and "phases (windows; nested ones overlap):" in done.stdout
+    assert "ProfilerStep#1 " in done.stdout and "9 more steps" in done.stdout  # energy per step, top 3
     assert "operators fitted over the steps" in done.stdout and "more (--top)" in done.stdout
     as_json = subprocess.run(
         [*MEASURE, "attribute", "--profile", profile, "--power", power, "--json"],

@@ -70,6 +70,12 @@ def format_attribution(result: Attribution, top: int) -> list[str]:
             f"steps: {len(energies)}, {sum(energies) / len(energies):.4f} J per step on average "
             f"(min {min(energies):.4f}, max {max(energies):.4f})"
         )
+        for step in result.steps[:top]:
+            lines.append(
+                f"  {step.name:<40} {step.energy_j:>10.4f} J {(step.end_ns - step.begin_ns) / 1e9:>9.3f}s"
+            )
+        if len(result.steps) > top:
+            lines.append(f"  … {len(result.steps) - top} more steps (--top, or --json for all)")
     for title, shares in (
         ("phases (windows; nested ones overlap)", result.phases),
         ("operators (time share of each sample)", result.operators),
