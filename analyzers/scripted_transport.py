@@ -13,8 +13,9 @@
 A line the driver writes that is not the next scripted one is a mismatch: the write raises an
 `AnalyzerProtocolError` (the driver fails as it would on a confused device) and `verify()` raises
 an `AssertionError` naming the step, what was expected and what was written. A step's replies
-arrive `delay_s` after its line was written (a meter that answers at its next update); a read
-with nothing arrived times out like a silent device. Steps without a line (`None`) arrive as soon
+arrive `delay_s` after its line was written (a meter that answers at its next update), and not
+before `held_until()` is true when a step has one (the test decides when the device answers); a
+read with nothing arrived times out like a silent device. Steps without a line (`None`) arrive as soon
 as the steps before them are done. Lines the driver never read, and steps never reached, fail
 `verify()`: nothing in the script goes unused.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from analyzers.errors import AnalyzerConnectionError, AnalyzerProtocolError
@@ -39,6 +40,8 @@ class Exchange:
     sent: str | None
     replies: Sequence[str] = ()
     delay_s: float = 0.0
+    held_until: Callable[[], bool] | None = None
+    """The replies wait (besides `delay_s`) until this is true: a test's hand on when the device answers."""
 
 
 class ScriptedTransport(LineTransport):
@@ -58,7 +61,8 @@ class ScriptedTransport(LineTransport):
         """Every line the driver wrote, in order (also the mismatched one)."""
         self._script = list(script)
         self._next = 0
-        self._arriving: deque[tuple[float, str]] = deque()  # (monotonic time it arrives, line)
+        # (monotonic time it arrives, line, what holds it back until then)
+        self._arriving: deque[tuple[float, str, Callable[[], bool] | None]] = deque()
         self._mismatch: str | None = None
         self._closed = False
         self._changed = threading.Condition()
@@ -91,7 +95,7 @@ class ScriptedTransport(LineTransport):
                 missing = [step.sent for step in self._script[self._next :]]
                 raise AssertionError(f"{len(missing)} scripted step(s) never reached, first {missing[0]!r}")
             if self._arriving:
-                unread = [line for _, line in self._arriving]
+                unread = [line for _, line, _ in self._arriving]
                 raise AssertionError(f"{len(unread)} reply line(s) never read, first {unread[0]!r}")
 
     def _arrive_unasked(self) -> None:
@@ -99,7 +103,7 @@ class ScriptedTransport(LineTransport):
         now = time.monotonic()
         while self._next < len(self._script) and self._script[self._next].sent is None:
             step = self._script[self._next]
-            self._arriving.extend((now + step.delay_s, line) for line in step.replies)
+            self._arriving.extend((now + step.delay_s, line, step.held_until) for line in step.replies)
             self._next += 1
 
     # -- LineTransport --------------------------------------------------------------------------
@@ -119,7 +123,7 @@ class ScriptedTransport(LineTransport):
                 raise AnalyzerProtocolError(self.device, f"unscripted line {text!r}")
             step = self._script[self._next]
             arrives = time.monotonic() + step.delay_s
-            self._arriving.extend((arrives, line) for line in step.replies)
+            self._arriving.extend((arrives, line, step.held_until) for line in step.replies)
             self._next += 1
             self._arrive_unasked()
             self._changed.notify_all()
@@ -138,7 +142,7 @@ class ScriptedTransport(LineTransport):
     def discard_input(self) -> None:
         with self._changed:
             now = time.monotonic()
-            while self._arriving and self._arriving[0][0] <= now:
+            while self._arriving and self._arrived(self._arriving[0], now):
                 self._arriving.popleft()
 
     def close(self) -> None:
@@ -154,15 +158,22 @@ class ScriptedTransport(LineTransport):
                 if self._closed:
                     raise AnalyzerConnectionError(self.device, "the link is closed")
                 now = time.monotonic()
-                if self._arriving and self._arriving[0][0] <= now:
+                if self._arriving and self._arrived(self._arriving[0], now):
                     if not everything:
                         return self._arriving.popleft()[1]
                     lines = []
-                    while self._arriving and self._arriving[0][0] <= now:
+                    while self._arriving and self._arrived(self._arriving[0], now):
                         lines.append(self._arriving.popleft()[1] + self.line_end)
                     return "".join(lines)
                 next_arrival = self._arriving[0][0] if self._arriving else deadline
+                if self._arriving and self._arriving[0][2] is not None:
+                    next_arrival = min(next_arrival, now + 0.005)  # a held reply: look again soon
                 remaining = min(deadline, next_arrival) - now
                 if deadline - now <= 0:
                     return None
                 self._changed.wait(max(remaining, 0.001))
+
+    @staticmethod
+    def _arrived(entry: tuple[float, str, Callable[[], bool] | None], now: float) -> bool:
+        arrives, _, held_until = entry
+        return arrives <= now and (held_until is None or held_until())

@@ -88,6 +88,11 @@ class StreamedAnalyzer(Analyzer):
     def running(self) -> bool:
         return self._measuring
 
+    @property
+    def stopping(self) -> bool:
+        """True from the moment `stop` has told the stream to end until the measurement has ended."""
+        return self._measuring and self._stop_event.is_set()
+
     def start(self, interval_s: float, mark: str = "") -> None:
         with self._sampling_lock:
             if self._measuring:

@@ -39,3 +39,16 @@ def test_replies_never_read_and_a_closed_link_are_reported() -> None:
     with pytest.raises(AnalyzerConnectionError, match="the link is closed"):
         transport.write_line("*IDN?")
     assert transport.written == ["*IDN?"]
+
+
+def test_a_held_reply_arrives_only_once_the_test_lets_it() -> None:
+    released = {"now": False}
+    transport = ScriptedTransport(
+        [Exchange("WAIT?", ["update"], held_until=lambda: released["now"])], timeout_s=0.1
+    )
+    transport.write_line("WAIT?")
+    with pytest.raises(AnalyzerConnectionError, match="no complete reply"):
+        transport.read_line()  # held: the device has not answered yet
+    released["now"] = True
+    assert transport.read_line() == "update"
+    transport.verify()

@@ -2,13 +2,14 @@
 
 Each line below is spelled out as the manuals give it (not derived from `dialects.py`), so a change
 to any command the driver sends fails here: identify, set-up, the range read-back, fixing a voltage
-range, the update rate, two synchronised updates (the second answered a moment after `stop`, as a
+range, the update rate, two synchronised updates (the second held until `stop` has been asked, as a
 meter answers at its next update), the stop and the release. The pty/TCP fakes (`test_yokogawa.py`)
 stay for the transports and the timing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +104,7 @@ def update(family: Family, k: int) -> tuple[str, list[float]]:
     return ",".join(fields), watts
 
 
-def session(family: Family) -> list[Exchange]:
+def session(family: Family, stop_asked: Callable[[], bool]) -> list[Exchange]:
     t = targets(family)
     first, second = update(family, 1)[0], update(family, 2)[0]
     sampling_round = [Exchange(":STATus:EESR?", ["1"])] + [
@@ -144,7 +145,8 @@ def session(family: Family) -> list[Exchange]:
         Exchange(":STATus:EESR?", ["0"]),
         Exchange(f"{WAIT};{family.values_query}", [first]),
         *sampling_round,
-        Exchange(f"{WAIT};{family.values_query}", [second], delay_s=1.0),  # the update after `stop`
+        # The next update arrives once `stop` has been asked: the loop takes it, then ends.
+        Exchange(f"{WAIT};{family.values_query}", [second], held_until=stop_asked),
         *sampling_round,
         Exchange(":COMMunicate:REMote OFF"),  # close: the front panel works again
     ]
@@ -153,9 +155,11 @@ def session(family: Family) -> list[Exchange]:
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_a_whole_session_is_the_scripted_exchange(name: str) -> None:
     family = FAMILIES[name]
-    script = session(family)
+    meters: list[YokogawaAnalyzer] = []
+    script = session(family, stop_asked=lambda: bool(meters) and meters[0].stopping)
     transport = ScriptedTransport(script, device=f"scripted-{name}")
     meter = YokogawaAnalyzer(transport, channels=family.channels)
+    meters.append(meter)
     assert meter.dialect.family == name and meter.channel_count == family.elements
     meter.set_volts_range(150)
     ranges = meter.get_ranges()
