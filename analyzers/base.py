@@ -90,6 +90,12 @@ class Analyzer(ABC):
     sample_uncertainty: ClassVar[bool] = True
     """Whether, with `CAP_UNCERTAINTY`, each sample carries its own uncertainty. False for a PTD daemon:
     its `RL` lines carry none (it judges each sample on its own console and sums up in `Uncertainty`)."""
+    stamps_own_clock: ClassVar[bool] = False
+    """True when sample times come from the source's clock, not this machine's (a PTD daemon's
+    sample lines): whoever lines them up with local times must measure the shift."""
+    counter_update_s: float | None = None
+    """How often the source's energy counter moves, where it has one that moves in steps (NVML):
+    windows shorter than ten steps are warned about."""
 
     def __init__(self, device: str = "") -> None:
         self.device = device

@@ -46,7 +46,7 @@ class NvmlAnalyzer(PolledAnalyzer):
         clock: PollClock | None = None,
     ) -> None:
         super().__init__(device.strip() or "nvml", clock)
-        self.counter_update_s = counter_update_s
+        self.counter_update_s: float = counter_update_s
         self.warnings: list[str] = []
         # Library-level trouble concerns no particular GPU: it is NVML's, and says so.
         self._module = library.load_module("NVML", nvml_module)

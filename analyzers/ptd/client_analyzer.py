@@ -61,6 +61,7 @@ class PtdAnalyzer(StreamedAnalyzer):
 
     name = "ptd"
     sample_uncertainty = False
+    stamps_own_clock = True
     on_demand = True
 
     def __init__(

@@ -45,8 +45,6 @@ POLL_S = 0.5
 """How often the background thread drains the sources: often enough that buffers stay small and a
 window's measurement is current, rarely enough to cost the measured program next to nothing (each
 fetch has a fixed cost, whatever it carries). `end_window(wait=True)` fetches on its own."""
-# NVML's energy counter moves once per driver update; windows shorter than ten of them are warned about.
-_COUNTER_UPDATE_S = {"nvml": 0.1}
 
 
 class MonitorError(RuntimeError):
@@ -63,9 +61,14 @@ class LiveSource:
     failures: list[str] = field(default_factory=list)
     _cached: tuple[tuple[int, int, float], SourceSamples] | None = None
 
+    @property
+    def shift_ns(self) -> int:
+        """The source's clock minus this machine's (0 for a source stamping with this machine's)."""
+        return self.clock.shift_ns if self.clock else 0
+
     def samples(self) -> SourceSamples:
         """The views a window reads; rebuilt only when samples arrived or the clock shift moved."""
-        shift = self.clock.shift_ns if self.clock else 0
+        shift = self.shift_ns
         clock_s = self.clock.uncertainty_s if self.clock and self.clock.known else 0.0
         key = (self.store.count, shift, clock_s)
         if self._cached is not None and self._cached[0] == key:
@@ -76,7 +79,7 @@ class LiveSource:
             self.store.total(),
             self.store.channels(),
             clock_uncertainty_s=clock_s,
-            counter_update_s=_COUNTER_UPDATE_S.get(self.analyzer.name),
+            counter_update_s=self.analyzer.counter_update_s,
             shift_ns=shift,
         )
         self._cached = (key, samples)
@@ -148,9 +151,9 @@ class Monitor:
             raise
         started_ns = self._now_ns()
         interval_ns = self.interval_ms * 1_000_000
-        stamps_itself = analyzer.name == "ptd"
-        live = LiveSource(label, analyzer, interval_ns, SourceClock(interval_ns) if stamps_itself else None)
-        live.store.energy_origin_ns = None if stamps_itself else started_ns
+        own_clock = analyzer.stamps_own_clock
+        live = LiveSource(label, analyzer, interval_ns, SourceClock(interval_ns) if own_clock else None)
+        live.store.energy_origin_ns = None if own_clock else started_ns
         return live
 
     # -- sampling -------------------------------------------------------------------------------
@@ -255,8 +258,7 @@ class Monitor:
     @staticmethod
     def _covers(source: LiveSource, end_ns: int) -> bool:
         last = source.store.last_time_ns
-        shift = source.clock.shift_ns if source.clock else 0
-        return last is not None and last - shift >= end_ns
+        return last is not None and last - source.shift_ns >= end_ns
 
     # -- results --------------------------------------------------------------------------------
 
@@ -266,7 +268,7 @@ class Monitor:
             result = {}
             for source in self.sources:
                 trace = source.store.trace()
-                shift = source.clock.shift_ns if source.clock else 0
+                shift = source.shift_ns
                 if shift and len(trace):
                     trace = replace(trace, time_ns=trace.time_ns - shift)
                 result[source.label] = trace
