@@ -159,6 +159,11 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
     exit_status = 128 - status if status < 0 else status
     for source in monitor.sources:
         notes.extend(f"source {source.label}: {failure}" for failure in source.failures)
+        if source.store.dropped_channel_chunks:
+            notes.append(
+                f"source {source.label}: its channel count changed during the run; "
+                f"{source.store.dropped_channel_chunks} chunk(s) count in the total only"
+            )
     document = json_safe(_document(monitor, options, windows, exit_status, notes))
     for line in format_table(windows) + [f"note: {note}" for note in notes]:
         print(line, file=sys.stderr)

@@ -168,8 +168,9 @@ def attribute(
         for i in steps_index
     )
     phases = _phases(events, samples, windows)
-    operators = _operators(events, samples, notes)
-    fitted, idle = _fit_short_operators(events, samples, steps, notes)
+    top = _top_level(events)
+    operators = _operators(events, top, samples, notes)
+    fitted, idle = _fit_short_operators(events, top, samples, steps, notes)
     return Attribution(
         source=samples.label,
         clock=events.clock,
@@ -257,8 +258,9 @@ def _union(begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return b[starts_new], np.maximum.reduceat(reach, np.flatnonzero(starts_new))
 
 
-def _operators(events: ProfileEvents, samples: SourceSamples, notes: list[str]) -> tuple[EnergyShare, ...]:
-    top = _top_level(events)
+def _operators(
+    events: ProfileEvents, top: np.ndarray, samples: SourceSamples, notes: list[str]
+) -> tuple[EnergyShare, ...]:
     if not len(top):
         notes.append("the profile has no operator events (cpu_op, kernel): no operator attribution")
         return ()
@@ -313,12 +315,12 @@ def _operators(events: ProfileEvents, samples: SourceSamples, notes: list[str]) 
 
 def _fit_short_operators(
     events: ProfileEvents,
+    top: np.ndarray,
     samples: SourceSamples,
     steps: Sequence[StepEnergy],
     notes: list[str],
     columns: int = 6,
 ) -> tuple[tuple[EnergyShare, ...], tuple[float, float] | None]:
-    top = _top_level(events)
     if len(steps) < 8 or not len(top):
         notes.append(f"{len(steps)} step(s): too few to fit operator powers (at least 8)")
         return (), None

@@ -63,7 +63,7 @@ class MeasureKind:
                     )
         command = next((w for w in windows if w.name == "command"), windows[0] if windows else None)
         first = command.sources[0] if command is not None and command.sources else None
-        notes = [f"{w}" for m in windows for w in m.warnings]
+        notes = [warning for window in windows for warning in window.warnings]
         exit_status = folder.document.get("exit_status")
         if exit_status not in (0, None):
             notes.append(f"the measured command exited with status {exit_status}")
