@@ -24,6 +24,31 @@ class NodeReadings:
         return self.readings / self.window_s if self.window_s > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class BackwardsTime:
+    """A node log whose `power_reading` times go back somewhere: the first such line, and how many."""
+
+    name: str
+    line: int
+    seconds: float
+    count: int
+
+
+def check_backwards_time(logs: Sequence[BackwardsTime], policy: CompliancePolicy) -> Check:
+    """Readings out of time order: harmless where the round sorts them, a changed energy where it
+    integrates in file order (MLPerf Training v4.0), so the rule set says how much it matters."""
+    if not logs:
+        return Check("training.time_order", Verdict.PASS, "every node log's power_reading times go forward")
+    first = logs[0]
+    total = sum(log.count for log in logs)
+    return Check(
+        "training.time_order",
+        policy.training.backwards_time_verdict,
+        f"{first.name} line {first.line}: power_reading time goes back {first.seconds:.3f} s "
+        f"({total} such reading(s) in {len(logs)} node log(s)); {policy.training.backwards_time_effect}",
+    )
+
+
 def check_training_readings(nodes: Sequence[NodeReadings], policy: CompliancePolicy) -> list[Check]:
     rules = policy.training
     if not nodes:

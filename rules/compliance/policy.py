@@ -38,6 +38,9 @@ class TrainingMinimums:
     """A node log may start or end this much inside its run (five readings at 1 Hz), no more."""
     # Runs a benchmark result needs, by benchmark name with `default`; empty = the rule set sets none.
     required_runs: Mapping[str, int] = field(default_factory=dict)
+    # Readings whose time goes back: how much that matters depends on whether the round sorts them.
+    backwards_time_verdict: Verdict = Verdict.INFO
+    backwards_time_effect: str = "the readings are integrated in time order"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ def policy_for(ruleset: Ruleset) -> CompliancePolicy:
             rate_verdict=Verdict.parse(str(training.get("rate_verdict", "FAIL"))),
             max_uncovered_s=float(training.get("max_uncovered_s", 5.0)),
             required_runs={str(k): int(v) for k, v in dict(training.get("required_runs", {})).items()},
+            backwards_time_verdict=Verdict.parse(str(training.get("backwards_time_verdict", "INFO"))),
+            backwards_time_effect=str(
+                training.get("backwards_time_effect", TrainingMinimums.backwards_time_effect)
+            ),
         ),
         tiny=TinyMinimums(
             windows=int(tiny.get("windows", 5)), min_window_s=float(tiny.get("min_window_s", 10.0))

@@ -1,8 +1,9 @@
-"""Energy of one node or one switch over one training run (MLPerf Training v4.0 summarizer semantics).
+"""Energy of one node or one switch over one training run.
 
-Node: `A = Σ P_k (t_k − t_(k−1))` from `t_0 = power_measurement_start` (backward rectangles), scaled to the
-run: `E = η A TTT / (t_stop − t_start)` — i.e. the time-weighted mean power of the measurement window times
-the time to train. Switch: `E = η P_est TTT`. η = `conversion_eff` (1 when absent).
+Node: `A = Σ P_k (t_k − t_prev)` (backward rectangles over the readings the round's order counts, see
+`integration`), scaled to the run: `E = η A TTT / (t_stop − t_start)`, i.e. the time-weighted mean
+power of the measurement window times the time to train. Switch: `E = η P_est TTT`. η = `conversion_eff`
+(1 when absent).
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rules.errors import InputError
+from rules.training.integration import Integration, count_readings
 from rules.training.mllog import MllogEvent, PowerLog
 
 NS_PER_S = 1_000_000_000
+
+
+class UndefinedEnergyError(InputError):
+    """The round's arithmetic gives no energy for this log (a zero window: the summarizer divides by zero)."""
 
 
 @dataclass(frozen=True)
@@ -32,56 +38,49 @@ class NodeEnergy:
     last_reading_ns: int | None = None
 
 
-def node_energy(log: PowerLog, ttt_ns: int) -> NodeEnergy:
-    """Energy of one node for a run lasting `ttt_ns`; `InputError` when the log has no usable window."""
-    notes = list(log.notes)
-    starts = log.all("power_measurement_start")
-    if not starts:
-        raise InputError(log.path, "has no power_measurement_start record")
-    # Several start/stop pairs at one instant appear in real logs; the earliest start and latest stop
-    # bound the measurement.
-    start_ns = min(e.time_ns for e in starts)
-    stops = [e.time_ns for e in log.all("power_measurement_stop")]
-    stop_marker_ns = max(stops) if stops else None
+def node_energy(log: PowerLog, ttt_ns: int, order: Integration = Integration.MEASURED) -> NodeEnergy:
+    """Energy of one node for a run lasting `ttt_ns`, the readings counted as `order` counts them.
 
-    time_ns, watts = log.reading_time_ns, log.reading_watts
-    after_start = time_ns >= start_ns
-    real_stop = stop_marker_ns is not None and stop_marker_ns > start_ns
-    inside = after_start
-    if real_stop and stop_marker_ns is not None:
-        inside = after_start & (time_ns <= stop_marker_ns)
-    t = time_ns[inside]
-    p = watts[inside]
-    if len(t) == 0:
+    `InputError` when the log has no usable window; `UndefinedEnergyError` when the round's arithmetic
+    has none (its division by zero)."""
+    counted = count_readings(log, order)
+    window_ns = counted.window_ns
+    if window_ns is not None and window_ns <= 0:
+        raise _no_window(log, window_ns, order)
+    if len(counted.time_ns) == 0 or window_ns is None:
+        if order is Integration.SORTED_WINDOW:
+            raise UndefinedEnergyError(log.path, "counts no power_reading between start and stop: no energy")
         raise InputError(log.path, "has no power_reading inside its power measurement window")
-    if not np.all(np.isfinite(p)):
-        bad = int(log.reading_line[inside][~np.isfinite(p)][0])
-        raise InputError(log.path, "power_reading is not a finite number", line=bad)
 
-    # The stop marker can carry the start time (seen in real SMC logs) or be missing: the window then
-    # ends at the last reading, as the reference summarizer's fallback does.
-    stop_ns = max(stop_marker_ns if real_stop and stop_marker_ns is not None else start_ns, int(t[-1]))
-    if not real_stop:
-        reason = "missing" if stop_marker_ns is None else "not after the start"
-        notes.append(f"power_measurement_stop {reason}; the window ends at the last reading")
-    window_ns = stop_ns - start_ns
-    if window_ns <= 0:
-        raise InputError(log.path, "power measurement window is empty (all readings at the start time)")
-
-    dt_s = np.diff(t, prepend=np.int64(start_ns)).astype(np.float64) / NS_PER_S
-    rectangles_ws = float(np.dot(p, dt_s))
+    p = counted.watts
+    width_s = counted.width_ns.astype(np.float64) / NS_PER_S
+    rectangles_ws = float(np.dot(p, width_s))
     previous_p = np.concatenate(([p[0]], p[:-1]))
-    trapezoid_ws = float(np.dot((p + previous_p) / 2, dt_s))
-    eta = conversion_efficiency(log)
+    trapezoid_ws = float(np.dot((p + previous_p) / 2, width_s))
+    eta = _efficiency(log, counted.efficiency_line)
     scale = eta * ttt_ns / window_ns
     return NodeEnergy(
         energy_j=rectangles_ws * scale,
-        samples=len(t),
+        samples=len(p),
         window_s=window_ns / NS_PER_S,
         integration_diff_j=abs(rectangles_ws - trapezoid_ws) * scale,
-        notes=notes,
-        first_reading_ns=int(t[0]),
-        last_reading_ns=int(t[-1]),
+        notes=list(log.notes) + counted.notes,
+        first_reading_ns=int(counted.time_ns.min()),
+        last_reading_ns=int(counted.time_ns.max()),
+    )
+
+
+def _no_window(log: PowerLog, window_ns: int, order: Integration) -> InputError:
+    if order is not Integration.SORTED_WINDOW:
+        return InputError(log.path, "power measurement window is empty (all readings at the start time)")
+    if window_ns == 0:
+        return UndefinedEnergyError(
+            log.path,
+            "power_measurement_stop carries the start's time, so the summarizer of this round (records "
+            "sorted by time, integrated from start to stop) counts nothing and divides by zero: no energy",
+        )
+    return UndefinedEnergyError(
+        log.path, "the last power_measurement_stop is before the last start: no energy"
     )
 
 
@@ -102,9 +101,16 @@ def switch_energy(log: PowerLog, ttt_ns: int) -> NodeEnergy:
 
 
 def conversion_efficiency(log: PowerLog) -> float:
-    """η from the last `conversion_eff` record (the reference keeps overwriting it); 1 when absent."""
+    """η from the last `conversion_eff` record in the file (the reference keeps overwriting it); 1 when absent."""
     records = log.all("conversion_eff")
     return _number(records[-1], log) if records else 1.0
+
+
+def _efficiency(log: PowerLog, line: int | None) -> float:
+    """η from the `conversion_eff` record on `line` (the one the round's order reads last); 1 when None."""
+    if line is None:
+        return 1.0
+    return _number(next(e for e in log.events if e.line == line), log)
 
 
 def _number(event: MllogEvent, log: PowerLog) -> float:

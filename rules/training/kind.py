@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rules.compliance.minimums import NodeReadings, check_training_readings, check_training_runs
+from rules.compliance.minimums import (
+    BackwardsTime,
+    NodeReadings,
+    check_backwards_time,
+    check_training_readings,
+    check_training_runs,
+)
 from rules.compliance.policy import policy_for
 from rules.errors import InputError
 from rules.result import CheckResult
-from rules.rulesets import Ruleset, get_ruleset, latest_ruleset
-from rules.training.energy import NS_PER_S, NodeEnergy, node_energy, switch_energy
+from rules.rulesets import Ruleset, get_ruleset
+from rules.training.energy import NS_PER_S, NodeEnergy, UndefinedEnergyError, node_energy, switch_energy
 from rules.training.folder import RunFiles, is_training_folder, scaling_factor, scan
-from rules.training.mllog import MllogEvent, read_power_log, read_result_log
+from rules.training.integration import Integration, backwards_readings
+from rules.training.mllog import MllogEvent, PowerLog, read_power_log, read_result_log
+from rules.training.round import TrainingMetric, detect_round
 from rules.training.scoring import RunEnergy, olympic_score, per_benchmark
 from rules.training.uncertainty import RunUncertainty, run_uncertainty, score_uncertainty
 
@@ -28,6 +35,7 @@ class TrainingResult(CheckResult):
     runs: list[RunEnergy] = field(default_factory=list)
     nodes: int = 0
     node_readings: list[NodeReadings] = field(default_factory=list)
+    backwards: list[BackwardsTime] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -56,43 +64,44 @@ class TrainingKind:
         return is_training_folder(directory)
 
     def check(self, directory: Path, ruleset: str | None) -> TrainingResult:
-        rules = get_ruleset(ruleset) if ruleset else latest_ruleset("training")
-        result = check_training(directory, self.meter_accuracy, _olympic_drop(rules))
-        if rules is not None:
-            policy = policy_for(rules)
-            result.checks = check_training_readings(result.node_readings, policy)
-            result.checks.append(check_training_runs(result.scenario, len(result.runs), policy))
-            result.compliance_ruleset = rules.name
+        result = check_training(directory, self.meter_accuracy, get_ruleset(ruleset) if ruleset else None)
+        policy = policy_for(get_ruleset(result.compliance_ruleset))
+        result.checks = check_training_readings(result.node_readings, policy)
+        result.checks.append(check_training_runs(result.scenario, len(result.runs), policy))
+        result.checks.append(check_backwards_time(result.backwards, policy))
         return result
 
 
-def _olympic_drop(rules: Ruleset | None) -> Mapping[str, int]:
-    """The rule set's drop table; a rule set for every kind (joulebench-strict) uses the latest training one."""
-    for candidate in (rules, latest_ruleset("training")):
-        table = candidate.section("metric").get("olympic_drop") if candidate else None
-        if isinstance(table, dict) and "default" in table:
-            return {str(name): int(count) for name, count in table.items()}
-    raise ValueError("no training rule set defines [metric] olympic_drop")
-
-
 def check_training(
-    directory: Path, meter_accuracy: float | None = None, olympic_drop: Mapping[str, int] | None = None
+    directory: Path, meter_accuracy: float | None = None, rules: Ruleset | None = None
 ) -> TrainingResult:
-    """`olympic_drop`: runs dropped at each end per benchmark; by default the latest training rule set's."""
-    drops = olympic_drop if olympic_drop is not None else _olympic_drop(None)
+    """Energy per run and the score, by the arithmetic of `rules` (by default the round of the runs'
+    dates); `compliance_ruleset` of the result names the rule set used."""
     folder = scan(directory)
     notes = list(folder.notes)
+    logs = []
+    for files in folder.runs:
+        events, result_notes = read_result_log(files.result)
+        notes += result_notes
+        logs.append(events)
+    if rules is None:
+        rules, how = detect_round([e for events in logs for e in events if e.key == "run_start"])
+        notes.append(how)
+    metric = TrainingMetric.of(rules)
+    notes.append(f"power readings integrated {metric.integration.described} ({rules.name})")
     runs: list[RunEnergy] = []
     readings: list[NodeReadings] = []
+    backwards: list[BackwardsTime] = []
+    undefined: list[str] = []
     run_uncertainties: dict[str, RunUncertainty] = {}
     # Power-log notes repeat on every node of every run; they are reported once with a count.
     log_notes: Counter[str] = Counter()
     benchmark = ""
-    for files in folder.runs:
-        events, result_notes = read_result_log(files.result)
-        notes += result_notes
+    for files, events in zip(folder.runs, logs, strict=True):
         benchmark = benchmark or _benchmark_name(events)
-        run, uncertainty = _run_energy(files, events, notes, log_notes, readings)
+        run, uncertainty = _run_energy(
+            files, events, metric.integration, _Tally(notes, log_notes, readings, backwards, undefined)
+        )
         runs.append(run)
         if uncertainty is not None:
             run_uncertainties[run.name] = uncertainty
@@ -105,23 +114,30 @@ def check_training(
     if len(node_counts) > 1:
         notes.append(f"runs differ in node count: {node_counts}")
 
-    k = per_benchmark(drops, benchmark)
-    score = olympic_score(runs, benchmark, k)
     result = TrainingResult(
         path=str(directory),
         kind="training",
         value=None,
         unit="kJ",
-        valid=score.mean_energy_j is not None,
+        valid=False,
         scenario=benchmark,
         runs=runs,
         nodes=max(node_counts),
         notes=notes,
         node_readings=readings,
+        backwards=backwards,
+        compliance_ruleset=rules.name,
     )
+    if undefined:
+        more = f" ({len(undefined) - 1} more power logs alike)" if len(undefined) > 1 else ""
+        result.errors.append(f"{undefined[0]}{more}; under {rules.name}")
+        return result
+    k = per_benchmark(metric.olympic_drop, benchmark)
+    score = olympic_score(runs, benchmark, k)
     if score.mean_energy_j is None:
         result.errors.append(score.error)
         return result
+    result.valid = True
     energy_kj = score.mean_energy_j * scaling / 1000
     result.value = result.energy_kj = energy_kj
     notes.append(
@@ -149,12 +165,19 @@ def check_training(
     return result
 
 
+@dataclass
+class _Tally:
+    """What the runs of a folder add up as they are read."""
+
+    notes: list[str]
+    log_notes: Counter[str]
+    readings: list[NodeReadings]
+    backwards: list[BackwardsTime]
+    undefined: list[str]
+
+
 def _run_energy(
-    files: RunFiles,
-    events: list[MllogEvent],
-    notes: list[str],
-    log_notes: Counter[str],
-    readings: list[NodeReadings],
+    files: RunFiles, events: list[MllogEvent], order: Integration, tally: _Tally
 ) -> tuple[RunEnergy, RunUncertainty | None]:
     start = _first(events, "run_start")
     stop = _first(events, "run_stop")
@@ -168,7 +191,7 @@ def _run_energy(
     )
     if start is None or stop is None:
         missing = "run_start" if start is None else "run_stop"
-        notes.append(f"{files.result.name}: no {missing}; counted as not converged")
+        tally.notes.append(f"{files.result.name}: no {missing}; counted as not converged")
         return base, None
     ttt_ns = stop.time_ns - start.time_ns
     if ttt_ns <= 0:
@@ -177,16 +200,24 @@ def _run_energy(
     base.converged = status == "success"
     base.ttt_s = ttt_ns / NS_PER_S
     if not base.converged:
-        notes.append(f"{files.result.name}: run_stop status {status!r}; counted as not converged")
+        tally.notes.append(f"{files.result.name}: run_stop status {status!r}; counted as not converged")
 
     # One file at a time: memory stays that of the largest single log, whatever the node count.
-    parts: list[NodeEnergy] = [node_energy(read_power_log(p), ttt_ns) for p in files.nodes]
-    parts += [switch_energy(read_power_log(p), ttt_ns) for p in files.switches]
-    log_notes.update(note for part in parts for note in part.notes)
+    node_parts: list[NodeEnergy] = []
+    for path in files.nodes:
+        log = read_power_log(path)
+        try:
+            node_parts.append(node_energy(log, ttt_ns, order))
+        except UndefinedEnergyError as error:
+            tally.undefined.append(str(error))
+        tally.backwards.extend(_backwards(files.name, path, log))
+    if len(node_parts) < len(files.nodes):
+        return base, None
+    parts = node_parts + [switch_energy(read_power_log(p), ttt_ns) for p in files.switches]
+    tally.log_notes.update(note for part in parts for note in part.notes)
     base.energy_j = sum(p.energy_j for p in parts)
-    base.samples = sum(p.samples for p in parts[: len(files.nodes)])
-    node_parts = parts[: len(files.nodes)]
-    readings += [
+    base.samples = sum(p.samples for p in node_parts)
+    tally.readings += [
         NodeReadings(
             f"{files.name}/{path.name}", part.samples, part.window_s, _uncovered_s(part, start, stop)
         )
@@ -200,6 +231,15 @@ def _run_energy(
     )
     base.uncertainty_j = uncertainty.total_j
     return base, uncertainty
+
+
+def _backwards(run: str, path: Path, log: PowerLog) -> list[BackwardsTime]:
+    found = backwards_readings(log)
+    if not len(found.lines):
+        return []
+    return [
+        BackwardsTime(f"{run}/{path.name}", int(found.lines[0]), float(found.seconds[0]), len(found.lines))
+    ]
 
 
 def _first(events: list[MllogEvent], key: str) -> MllogEvent | None:

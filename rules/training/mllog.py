@@ -39,7 +39,8 @@ class MllogEvent:
 
 @dataclass
 class PowerLog:
-    """A node or switch power log: the readings as columns, every other MLLOG record as events."""
+    """A node or switch power log: the readings as columns in file order, every other MLLOG record as
+    events."""
 
     path: Path
     reading_time_ns: np.ndarray
@@ -128,7 +129,7 @@ _SPACE[list(b" \t\r")] = True
 
 
 def read_power_log(path: Path) -> PowerLog:
-    """Read a node or switch log; readings are sorted by time (the reference sorts every record)."""
+    """Read a node or switch log; readings in file order (whether to sort them is the round's rule)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -182,8 +183,8 @@ def parse_power_log(data: bytes, path: Path) -> PowerLog:
     time_ns = np.concatenate((times_ms * NS_PER_MS, np.asarray(slow_times, dtype=np.int64)))
     power = np.concatenate((watts, np.asarray(slow_watts, dtype=np.float64)))
     lines = np.concatenate((fast_lines + 1, np.asarray(slow_lines, dtype=np.int64)))
-    if len(time_ns) > 1 and (len(slow_times) or np.any(np.diff(time_ns) < 0)):
-        order = np.argsort(time_ns, kind="stable")
+    if len(slow_lines) and len(fast_lines):  # the JSON path's readings back into file order
+        order = np.argsort(lines, kind="stable")
         time_ns, power, lines = time_ns[order], power[order], lines[order]
     implausible = ~np.isfinite(power) | (power < 0) | (power > MAX_LOG_WATTS)
     if implausible.any():

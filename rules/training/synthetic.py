@@ -114,13 +114,18 @@ def write_benchmark(
     interval_s: float = 2.0,
     scaling: float | None = None,
     seed: int = 0,
+    run_start_ms: int = RUN_START_MS,
+    stop_at_start: bool = True,
 ) -> Path:
-    """A benchmark folder with one result log per run; every node reads `node_watts` (± noise)."""
+    """A benchmark folder with one result log per run; every node reads `node_watts` (± noise).
+
+    `run_start_ms` dates the runs (and so picks the round); `stop_at_start` writes the node logs'
+    `power_measurement_stop` at the start's time, as the real v4.0 SMC logs do, else at the last reading."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for index, spec in enumerate(runs, start=1):
         name = f"result_{index}"
-        start_ms = RUN_START_MS + index * 10_000_000
+        start_ms = run_start_ms + index * 10_000_000
         ttt_ms = round(spec.ttt_s * 1000)
         write_result(folder / f"{name}.txt", benchmark, start_ms, ttt_ms, spec.converged)
         run_dir = folder / "power" / name
@@ -134,6 +139,7 @@ def write_benchmark(
                 interval_s,
                 spec.node_watts,
                 rng,
+                stop_at_start=stop_at_start,
             )
         for switch in range(switches):
             write_switch_log(run_dir / f"sw_{switch}.txt", start_ms - 30_000, 400.0)
