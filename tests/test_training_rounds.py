@@ -127,6 +127,11 @@ def test_a_stop_at_the_start_time_divides_the_later_summarizer_by_zero(tmp_path:
         "counts nothing and divides by zero: no energy (9 more power logs alike); under mlperf-training-v4.1"
     )
     assert result.compliance_ruleset == "mlperf-training-v4.1"
+    checks = {c.id: c for c in result.checks or []}
+    assert checks["training.readings"].verdict.value == "FAIL"
+    assert checks["training.readings"].message == (
+        "10 node log(s) give no energy under mlperf-training-v4.1, so their readings are not judged"
+    )
 
 
 def test_the_fixture_keeps_its_published_value_in_its_own_round() -> None:

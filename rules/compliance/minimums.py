@@ -49,8 +49,20 @@ def check_backwards_time(logs: Sequence[BackwardsTime], policy: CompliancePolicy
     )
 
 
-def check_training_readings(nodes: Sequence[NodeReadings], policy: CompliancePolicy) -> list[Check]:
+def check_training_readings(
+    nodes: Sequence[NodeReadings], policy: CompliancePolicy, without_energy: int = 0
+) -> list[Check]:
+    """`without_energy`: node logs the rule set's arithmetic gives no energy for (no window to judge)."""
     rules = policy.training
+    if without_energy:
+        return [
+            Check(
+                "training.readings",
+                Verdict.FAIL,
+                f"{without_energy} node log(s) give no energy under {policy.ruleset}, so their readings "
+                "are not judged",
+            )
+        ]
     if not nodes:
         return [Check("training.readings", Verdict.FAIL, "no node power log to judge")]
     few = [n for n in nodes if n.readings < rules.min_node_readings]

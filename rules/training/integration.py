@@ -80,21 +80,6 @@ class Counted:
         return None if self.stop_ns is None else self.stop_ns - self.start_ns
 
 
-@dataclass(frozen=True)
-class Backwards:
-    """Readings whose time is before the reading above them in the file."""
-
-    lines: np.ndarray
-    seconds: np.ndarray
-    """How far back each one goes."""
-
-
-def backwards_readings(log: PowerLog) -> Backwards:
-    step = np.diff(log.reading_time_ns)
-    back = np.flatnonzero(step < 0)
-    return Backwards(log.reading_line[back + 1], -step[back] / 1e9)
-
-
 def count_readings(log: PowerLog, order: Integration) -> Counted:
     """The readings `order` counts; the caller turns them into joules and judges the window."""
     records = _Records.of(log)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rules.compliance.minimums import (
     BackwardsTime,
     NodeReadings,
@@ -20,7 +22,7 @@ from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset
 from rules.training.energy import NS_PER_S, NodeEnergy, UndefinedEnergyError, node_energy, switch_energy
 from rules.training.folder import RunFiles, is_training_folder, scaling_factor, scan
-from rules.training.integration import Integration, backwards_readings
+from rules.training.integration import Integration
 from rules.training.mllog import MllogEvent, PowerLog, read_power_log, read_result_log
 from rules.training.round import TrainingMetric, detect_round
 from rules.training.scoring import RunEnergy, olympic_score, per_benchmark
@@ -36,6 +38,8 @@ class TrainingResult(CheckResult):
     nodes: int = 0
     node_readings: list[NodeReadings] = field(default_factory=list)
     backwards: list[BackwardsTime] = field(default_factory=list)
+    logs_without_energy: int = 0
+    """Node logs the rule set's arithmetic gives no energy for (its division by zero)."""
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -66,7 +70,7 @@ class TrainingKind:
     def check(self, directory: Path, ruleset: str | None) -> TrainingResult:
         result = check_training(directory, self.meter_accuracy, get_ruleset(ruleset) if ruleset else None)
         policy = policy_for(get_ruleset(result.compliance_ruleset))
-        result.checks = check_training_readings(result.node_readings, policy)
+        result.checks = check_training_readings(result.node_readings, policy, result.logs_without_energy)
         result.checks.append(check_training_runs(result.scenario, len(result.runs), policy))
         result.checks.append(check_backwards_time(result.backwards, policy))
         return result
@@ -90,24 +94,18 @@ def check_training(
     metric = TrainingMetric.of(rules)
     notes.append(f"power readings integrated {metric.integration.described} ({rules.name})")
     runs: list[RunEnergy] = []
-    readings: list[NodeReadings] = []
-    backwards: list[BackwardsTime] = []
-    undefined: list[str] = []
     run_uncertainties: dict[str, RunUncertainty] = {}
-    # Power-log notes repeat on every node of every run; they are reported once with a count.
-    log_notes: Counter[str] = Counter()
+    tally = _Tally(notes)
     benchmark = ""
     for files, events in zip(folder.runs, logs, strict=True):
         benchmark = benchmark or _benchmark_name(events)
-        run, uncertainty = _run_energy(
-            files, events, metric.integration, _Tally(notes, log_notes, readings, backwards, undefined)
-        )
+        run, uncertainty = _run_energy(files, events, metric.integration, tally)
         runs.append(run)
         if uncertainty is not None:
             run_uncertainties[run.name] = uncertainty
     benchmark = benchmark or directory.name
     log_count = sum(len(f.nodes) + len(f.switches) for f in folder.runs)
-    notes += [f"{note} ({count} of {log_count} power logs)" for note, count in log_notes.items()]
+    notes += [f"{note} ({count} of {log_count} power logs)" for note, count in tally.log_notes.items()]
     scaling, scaling_note = scaling_factor(directory)
     notes.append(scaling_note)
     node_counts = sorted({r.nodes for r in runs})
@@ -124,13 +122,14 @@ def check_training(
         runs=runs,
         nodes=max(node_counts),
         notes=notes,
-        node_readings=readings,
-        backwards=backwards,
+        node_readings=tally.readings,
+        backwards=tally.backwards,
+        logs_without_energy=len(tally.undefined),
         compliance_ruleset=rules.name,
     )
-    if undefined:
-        more = f" ({len(undefined) - 1} more power logs alike)" if len(undefined) > 1 else ""
-        result.errors.append(f"{undefined[0]}{more}; under {rules.name}")
+    if tally.undefined:
+        more = f" ({len(tally.undefined) - 1} more power logs alike)" if len(tally.undefined) > 1 else ""
+        result.errors.append(f"{tally.undefined[0]}{more}; under {rules.name}")
         return result
     k = per_benchmark(metric.olympic_drop, benchmark)
     score = olympic_score(runs, benchmark, k)
@@ -170,10 +169,12 @@ class _Tally:
     """What the runs of a folder add up as they are read."""
 
     notes: list[str]
-    log_notes: Counter[str]
-    readings: list[NodeReadings]
-    backwards: list[BackwardsTime]
-    undefined: list[str]
+    # Power-log notes repeat on every node of every run; they are reported once with a count.
+    log_notes: Counter[str] = field(default_factory=Counter)
+    readings: list[NodeReadings] = field(default_factory=list)
+    backwards: list[BackwardsTime] = field(default_factory=list)
+    undefined: list[str] = field(default_factory=list)
+    """One sentence per node log the round's arithmetic gives no energy for."""
 
 
 def _run_energy(
@@ -234,11 +235,14 @@ def _run_energy(
 
 
 def _backwards(run: str, path: Path, log: PowerLog) -> list[BackwardsTime]:
-    found = backwards_readings(log)
-    if not len(found.lines):
+    """The log's readings whose time is before the one above them in the file, as one record."""
+    step = np.diff(log.reading_time_ns)
+    back = np.flatnonzero(step < 0)
+    if not len(back):
         return []
+    first = int(back[0])
     return [
-        BackwardsTime(f"{run}/{path.name}", int(found.lines[0]), float(found.seconds[0]), len(found.lines))
+        BackwardsTime(f"{run}/{path.name}", int(log.reading_line[first + 1]), -step[first] / 1e9, len(back))
     ]
 
 
