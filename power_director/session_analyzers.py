@@ -169,10 +169,11 @@ class SessionAnalyzers:
         self._releaser = threading.Thread(target=self._close_links, args=(then,), name="release", daemon=True)
         self._releaser.start()
 
-    def join(self) -> None:
-        """Wait for a release running in its thread (the director waits for it before it exits)."""
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait for a release running in its thread (the director waits for it before it exits; a
+        new session, `timeout_s` at most)."""
         if self._releaser is not None:
-            self._releaser.join()
+            self._releaser.join(timeout_s)
 
     def _close_links(self, then: Callable[[], None] | None) -> None:
         for link in self.links:

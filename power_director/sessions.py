@@ -105,8 +105,11 @@ class Session:
 
     def wait_released(self, timeout_s: float) -> bool:
         """True once a failing session has given its analyzers back (within `timeout_s`)."""
-        if self.lock.acquire(timeout=timeout_s):  # `fail` holds it until the release is done
+        deadline = time.monotonic() + timeout_s
+        if self.lock.acquire(timeout=timeout_s):  # `fail` holds it until the release has begun
             self.lock.release()
+            # With a faulted analyzer the release goes on in a thread of its own after `fail` returns.
+            self.analyzers.join(max(0.0, deadline - time.monotonic()))
         return not self.releasing
 
     @property
