@@ -8,6 +8,7 @@ cost a few milliseconds and no Python objects; it accepts 0 to 9 fractional digi
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,14 @@ _MAX_FRACTION_DIGITS = 9
 _ROW_WIDTH = _BASE_LEN + 1 + _MAX_FRACTION_DIGITS
 _DIGIT_POSITIONS = [0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17, 18]
 _FRACTION_WEIGHTS = 10 ** np.arange(_MAX_FRACTION_DIGITS - 1, -1, -1, dtype=np.int64)
+# Place value of each of the 14 base digits in its field (month, day, year, hour, minute, second).
+_FIELD_WEIGHTS = np.zeros((len(_DIGIT_POSITIONS), 6), dtype=np.int64)
+for _field, (_first, _count) in enumerate(((0, 2), (2, 2), (4, 4), (8, 2), (10, 2), (12, 2))):
+    _FIELD_WEIGHTS[_first : _first + _count, _field] = 10 ** np.arange(_count - 1, -1, -1)
+# One stamp as a regular expression, for the scalar path: ASCII digits only (`\d` would take any script's).
+_ONE_STAMP = re.compile(
+    r"([0-9]{2})-([0-9]{2})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+)
 # Byte offsets of the fixed separators and their expected characters.
 _SEPARATORS = ((2, ord("-")), (5, ord("-")), (10, ord(" ")), (13, ord(":")), (16, ord(":")))
 
@@ -52,26 +61,21 @@ def parse_ptd_time_matrix(rows: np.ndarray, lengths: np.ndarray) -> tuple[np.nda
         ok &= rows[:, position] == expected
     base_digits = values[:, _DIGIT_POSITIONS]
     ok &= ((base_digits >= 0) & (base_digits <= 9)).all(axis=1)
-
-    def number(first: int, count: int) -> np.ndarray:
-        result = values[:, first].astype(np.int64)
-        for position in range(first + 1, first + count):
-            result = result * 10 + values[:, position]
-        return result
-
-    month = number(0, 2)
-    day = number(3, 2)
-    year = number(6, 4)
-    hour = number(11, 2)
-    minute = number(14, 2)
-    second = number(17, 2)
+    # month, day, year, hour, minute, second in one product of the digits with their place values.
+    month, day, year, hour, minute, second = (base_digits.astype(np.int64) @ _FIELD_WEIGHTS).T
     ok &= (lengths == _BASE_LEN) | (rows[:, _BASE_LEN] == ord("."))
     fraction = _fraction_ns(values, lengths, ok)
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
     # Outside the era int64 nanoseconds would wrap (past 2262) into a plausible-looking wrong time.
     ok &= (year >= FIRST_YEAR) & (year <= LAST_YEAR)
-    days = _days_from_civil(year, month, day)
+    if len(year) and (year == year[0]).all() and (month == month[0]).all() and (day == day[0]).all():
+        # A log of one day (the usual case): its date converted once.
+        days = _days_from_civil(
+            year[:1], month[:1], day[:1]
+        )  # shape (1,): broadcasts, wraps silently as arrays do
+    else:
+        days = _days_from_civil(year, month, day)
     seconds = hour * 3600 + minute * 60 + second
     epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
     return np.where(ok, epoch_ns, 0), ok
@@ -131,14 +135,29 @@ def parse_ptd_times(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np
 
 
 def parse_ptd_time(text: str) -> int:
-    """One timestamp to UTC epoch ns (the string is taken as UTC, as MLPerf tooling does)."""
-    stripped = text.strip()
-    epoch_ns, ok = parse_ptd_times(pa.array([stripped], type=pa.string()))
-    if not ok[0]:
+    """One timestamp to UTC epoch ns (the string is taken as UTC, as MLPerf tooling does).
+
+    The rules of `parse_ptd_time_matrix` in plain integers: building one-row Arrow and numpy arrays
+    costs a millisecond, and power-check parses a handful of single stamps per folder."""
+    match = _ONE_STAMP.fullmatch(text.strip())
+    epoch_ns = _stamp_ns(match) if match else None
+    if epoch_ns is None:
         raise PtdTimeError(
             f"not a MM-DD-YYYY HH:MM:SS.fff timestamp between {FIRST_YEAR} and {LAST_YEAR}: {text!r}"
         )
-    return int(epoch_ns[0])
+    return epoch_ns
+
+
+def _stamp_ns(match: re.Match[str]) -> int | None:
+    month, day, year, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+        return None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return None
+    fraction = match.group(7) or ""
+    fraction_ns = int(fraction.ljust(_MAX_FRACTION_DIGITS, "0")) if fraction else 0
+    days = int(_days_from_civil(np.array([year]), np.array([month]), np.array([day]))[0])
+    return days * _NS_PER_DAY + (hour * 3600 + minute * 60 + second) * _NS_PER_S + fraction_ns
 
 
 def format_ptd_time(epoch_ns: int) -> str:

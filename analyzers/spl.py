@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -156,29 +156,28 @@ def detect_layout(first_line: str) -> SplLayout:
     )
 
 
-def _first_sample_line(path: Path) -> str | None:
-    with path.open("rb") as handle:
-        probe = handle.read(_LAYOUT_PROBE_BYTES)
-        while True:
-            for raw in probe.splitlines():
-                if raw.startswith(b"Time,") and b",Watts," in raw:
-                    try:
-                        detect_layout(raw.decode("utf-8", "replace"))
-                    except SplFormatError:
-                        continue
-                    return raw.decode("utf-8", "replace")
-            more = handle.read(_LAYOUT_PROBE_BYTES)
-            if not more:
-                return None
-            # Keep the partial last line of the previous probe so a line split across reads is seen whole.
-            probe = probe[probe.rfind(b"\n") + 1 :] + more
+def _first_sample_line(handle: BinaryIO) -> str | None:
+    probe = handle.read(_LAYOUT_PROBE_BYTES)
+    while True:
+        for raw in probe.splitlines():
+            if raw.startswith(b"Time,") and b",Watts," in raw:
+                try:
+                    detect_layout(raw.decode("utf-8", "replace"))
+                except SplFormatError:
+                    continue
+                return raw.decode("utf-8", "replace")
+        more = handle.read(_LAYOUT_PROBE_BYTES)
+        if not more:
+            return None
+        # Keep the partial last line of the previous probe so a line split across reads is seen whole.
+        probe = probe[probe.rfind(b"\n") + 1 :] + more
 
 
-def _utf8_lines_only(path: Path) -> tuple[bytes, list[SkippedLine]]:
+def _utf8_lines_only(content: bytes) -> tuple[bytes, list[SkippedLine]]:
     """The file with every line that is not UTF-8 text blanked (line numbers kept), and those lines."""
     kept: list[bytes] = []
     skipped: list[SkippedLine] = []
-    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+    for number, line in enumerate(content.split(b"\n"), start=1):
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
@@ -193,7 +192,11 @@ def _column_name(index: int) -> str:
 
 
 def _read_table(
-    path: Path | io.BytesIO, layout: SplLayout, numeric_type: pa.DataType, use_threads: bool, detail: bool
+    path: Path | io.BytesIO | pa.BufferReader,
+    layout: SplLayout,
+    numeric_type: pa.DataType,
+    use_threads: bool,
+    detail: bool,
 ) -> tuple[pa.Table, list[SkippedLine]]:
     skipped: list[SkippedLine] = []
 
@@ -253,7 +256,7 @@ def _undecodable_rows_raise() -> Iterator[None]:
 
 
 def _read_csv(
-    path: Path | io.BytesIO,
+    path: Path | io.BytesIO | pa.BufferReader,
     layout: SplLayout,
     column_types: dict[str, pa.DataType],
     use_threads: bool,
@@ -297,6 +300,8 @@ def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
             good.to_numpy(zero_copy_only=False), dtype=bool
         )
     values = np.asarray(column.to_numpy(), dtype=np.float64)
+    if column.null_count == 0:  # the usual column: every field a number, no kernel call to say so
+        return values, np.ones(len(values), dtype=bool)
     return values, np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -340,46 +345,54 @@ def _marks(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes, tuple(names)
 
 
-def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
+def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -> SplReadResult:
     """Parse a PTD sample log. An empty file gives an empty trace; a file with no sample line raises.
 
     With `detail=False` only timestamps and total watts are read (volts, amps and PF are NaN, no
     marks, no channel blocks): what the MLPerf metric needs. A file whose every line is canonical then
     takes the byte-level fast path of `analyzers.spl_fast`; any other file the general parser below.
+    With `data` (the file's bytes, already read by the caller) the file is not opened: `path` only
+    names it in the trace and in what is reported.
     """
     path = Path(path)
-    first = _first_sample_line(path)
+    with io.BytesIO(data) if data is not None else path.open("rb") as handle:
+        first = _first_sample_line(handle)
     if first is None:
-        if path.stat().st_size == 0 or not path.read_bytes().strip():
+        content = data if data is not None else path.read_bytes()
+        if not content.strip():
             layout = SplLayout(12, 1, QuantityColumns(3, 5, 7, 9), 11)
             return SplReadResult(Trace.empty(source=str(path)), layout)
         raise SplFormatError("no PTD sample line (Time,<ts>,Watts,..) in the file")
     layout = detect_layout(first)
     if not detail:
-        fast = read_spl_power(path)
+        fast = read_spl_power(path, data)
         if fast is not None:
             watts, flags = _sentinel_flags(fast[1], np.ones(len(fast[1]), dtype=bool))
             return SplReadResult(Trace.from_columns(fast[0], watts, flags=flags, source=str(path)), layout)
+
+    def source() -> Path | pa.BufferReader:
+        return path if data is None else pa.BufferReader(pa.py_buffer(data))
+
     try:
-        table, skipped = _read_table(path, layout, pa.float64(), True, detail)
+        table, skipped = _read_table(source(), layout, pa.float64(), True, detail)
         if any(s.line is None for s in skipped):
             # pyarrow numbers rows only when reading on one thread: re-read the (rare) damaged file so
             # every skipped line can be named.
-            table, skipped = _read_table(path, layout, pa.float64(), False, detail)
+            table, skipped = _read_table(source(), layout, pa.float64(), False, detail)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         try:
             # A garbage value in a numeric field: re-read numbers as strings and drop the bad rows below.
-            table, skipped = _read_table(path, layout, pa.string(), False, detail)
+            table, skipped = _read_table(source(), layout, pa.string(), False, detail)
         except (pa.ArrowInvalid, UnicodeDecodeError):
             # Bytes that are not UTF-8 text (a copy gone wrong, another encoding): those lines are
             # blanked, and named, and the rest is read as it is.
-            cleaned, undecodable = _utf8_lines_only(path)
+            cleaned, undecodable = _utf8_lines_only(data if data is not None else path.read_bytes())
             if not cleaned.strip():
                 return SplReadResult(Trace.empty(source=str(path)), layout, skipped=undecodable)
             table, skipped = _read_table(io.BytesIO(cleaned), layout, pa.string(), False, detail)
             skipped = sorted(skipped + undecodable, key=lambda s: s.line or 0)
 
-    is_sample = _first_field_is(table, "Time")
+    is_sample, blank = _first_field_is(table, ("Time", ""))
     time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])
     watts_raw, watts_parsed = _to_float(table[_column_name(layout.total.watts)])
     keep = is_sample & time_ok & watts_parsed
@@ -392,7 +405,7 @@ def read_spl(path: str | Path, detail: bool = True) -> SplReadResult:
 
     # Line numbers before the bad rows below join `skipped` (those rows are in the table).
     line_numbers = _table_line_numbers(len(table), skipped)
-    bad = ~keep & ~_blank_rows(table)
+    bad = ~keep & ~blank
     if bad.any():
         for row in np.flatnonzero(bad)[:100]:
             line = int(line_numbers[row]) if line_numbers is not None else None
@@ -489,16 +502,13 @@ def _implausible_summary(
     return summary
 
 
-def _first_field_is(table: pa.Table, text: str) -> np.ndarray:
-    """Row mask: the first field equals `text` (compared on the dictionary, not on every row)."""
+def _first_field_is(table: pa.Table, texts: tuple[str, ...]) -> list[np.ndarray]:
+    """Row masks, one per text: the first field equals it (compared on the dictionary, not per row)."""
     column = table[_column_name(0)].unify_dictionaries()
     if column.num_chunks == 0:
-        return np.zeros(0, dtype=bool)
-    dictionary = column.chunk(0).dictionary.to_pylist()
-    matches = np.array([entry.strip() == text for entry in dictionary] + [False])
-    indices = [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int64) for chunk in column.chunks]
-    return matches[np.concatenate(indices)]
-
-
-def _blank_rows(table: pa.Table) -> np.ndarray:
-    return _first_field_is(table, "")
+        return [np.zeros(0, dtype=bool) for _ in texts]
+    dictionary = [entry.strip() for entry in column.chunk(0).dictionary.to_pylist()]
+    indices = np.concatenate(
+        [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int64) for chunk in column.chunks]
+    )
+    return [np.array([entry == text for entry in dictionary] + [False])[indices] for text in texts]

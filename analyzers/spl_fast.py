@@ -11,10 +11,13 @@ general parser in `analyzers.spl` then handles the file and reports those lines.
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -71,43 +74,65 @@ def _decode_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return time_ns, watts
 
 
-def _blocks(path: Path) -> Iterator[np.ndarray]:
+def _blocks(handle: BinaryIO) -> Iterator[np.ndarray]:
     """The file in blocks of whole lines, each ending with a newline (one is added after a last line)."""
     carry = np.zeros(0, dtype=np.uint8)
-    with path.open("rb") as handle:
-        while True:
-            chunk = np.frombuffer(handle.read(_BLOCK_BYTES), dtype=np.uint8)
-            if len(chunk) == 0:
-                if len(carry):
-                    yield np.concatenate((carry, np.array([10], dtype=np.uint8)))
-                return
-            data = np.concatenate((carry, chunk)) if len(carry) else chunk
-            cut = _last_newline(data)
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :].copy()
-            yield data[: cut + 1]
+    while True:
+        chunk = np.frombuffer(handle.read(_BLOCK_BYTES), dtype=np.uint8)
+        if len(chunk) == 0:
+            if len(carry):
+                yield np.concatenate((carry, np.array([10], dtype=np.uint8)))
+            return
+        data = np.concatenate((carry, chunk)) if len(carry) else chunk
+        cut = _last_newline(data)
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :].copy()
+        yield data[: cut + 1]
 
 
-def read_spl_power(path: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(epoch ns, total watts as written) of every line, or None if a line is not canonical."""
+def read_spl_power(path: str | Path, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(epoch ns, total watts as written) of every line, or None if a line is not canonical.
+
+    With `data` (the file's bytes, read by the caller) the file is not opened again."""
+    if data is not None:
+        return _decode_all(_blocks(io.BytesIO(data)))
+    with Path(path).open("rb") as handle:
+        return _decode_all(_blocks(handle))
+
+
+def _decode_all(blocks: Iterator[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
     times: list[np.ndarray] = []
     watts: list[np.ndarray] = []
+    first = next(blocks, None)
+    if first is None:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    second = next(blocks, None)
+    if second is None:
+        # One block (every file under 16 MiB): threads would only add their start and lock waits.
+        if not _collect(_decode_block(first), times, watts):
+            return None
+    elif not _decode_in_pool(itertools.chain((first, second), blocks), times, watts):
+        return None
+    if not times:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(times), np.concatenate(watts)
+
+
+def _decode_in_pool(blocks: Iterator[np.ndarray], times: list[np.ndarray], watts: list[np.ndarray]) -> bool:
     # numpy and Arrow kernels release the GIL: decoding two blocks at once uses both cores, while the
     # bounded queue of pending blocks keeps memory at a few blocks whatever the file size.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         pending: deque[Future[tuple[np.ndarray, np.ndarray] | None]] = deque()
-        for block in _blocks(Path(path)):
+        for block in blocks:
             pending.append(pool.submit(_decode_block, block))
             if len(pending) > _WORKERS and not _collect(pending.popleft().result(), times, watts):
-                return None
+                return False
         while pending:
             if not _collect(pending.popleft().result(), times, watts):
-                return None
-    if not times:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(times), np.concatenate(watts)
+                return False
+    return True
 
 
 def _collect(

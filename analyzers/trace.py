@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_OK = 0
 SAMPLE_ERROR = -1
@@ -235,6 +237,8 @@ class Trace:
     @property
     def marks(self) -> pd.Categorical:
         """The per-sample marks as a pandas Categorical (NaN where a sample had no mark)."""
+        import pandas as pd  # deferred: power-check never needs pandas, and it costs 0.5 s to import
+
         return pd.Categorical.from_codes(
             self.mark_codes, categories=pd.Index(list(self.mark_names), dtype=object)
         )
@@ -281,6 +285,8 @@ class Trace:
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per sample: `time_ns`, totals, `flag`, `mark`, then `ch<i>_<quantity>` per channel."""
+        import pandas as pd
+
         data: dict[str, object] = {"time_ns": self.time_ns}
         for name in _QUANTITIES:
             data[name] = getattr(self, name)
@@ -299,6 +305,8 @@ class Trace:
     @classmethod
     def from_pandas(cls, frame: pd.DataFrame) -> Trace:
         """Inverse of `to_pandas`; missing optional columns become NaN / no mark / no channels."""
+        import pandas as pd
+
         n = len(frame)
 
         def column(name: str) -> object:
@@ -329,6 +337,8 @@ class Trace:
         )
 
     def to_parquet(self, path: str | Path) -> None:
+        import pyarrow.parquet as pq
+
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
         metadata = dict(table.schema.metadata or {})
         metadata[b"joulebench.source"] = self.source.encode()
@@ -336,6 +346,8 @@ class Trace:
 
     @classmethod
     def from_parquet(cls, path: str | Path) -> Trace:
+        import pyarrow.parquet as pq
+
         table = pq.read_table(path)
         frame = table.to_pandas()
         frame.attrs["source"] = (table.schema.metadata or {}).get(b"joulebench.source", b"").decode()
@@ -367,5 +379,7 @@ def _encode_marks(marks: Sequence[str | None] | str | None, n: int) -> tuple[np.
         # One mark for the whole chunk (a polled source between mark changes): no factorising.
         [only] = distinct
         return _encode_marks(only, n)
+    import pandas as pd
+
     categorical = pd.Categorical(list(marks))
     return np.asarray(categorical.codes, dtype=np.int32), tuple(str(c) for c in categorical.categories)

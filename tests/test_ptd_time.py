@@ -4,6 +4,8 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzers.ptd_time import format_ptd_time, parse_ptd_time, parse_ptd_times
 from analyzers.spl_writer import format_ptd_times
@@ -35,3 +37,39 @@ def test_rejects_malformed_strings() -> None:
 def test_scalar_round_trip_truncates_to_milliseconds() -> None:
     ns = parse_ptd_time("12-31-1999 23:59:59.999999")
     assert format_ptd_time(ns) == "12-31-1999 23:59:59.999"
+
+
+def test_a_log_of_one_day_parses_as_a_log_of_many() -> None:
+    # One date for every row takes the shortcut that converts the date once; the answer is the same.
+    day = [
+        f"07-04-2023 {h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+        for h, m, s, ms in ((0, 0, 0, 0), (12, 30, 5, 7), (23, 59, 60, 999))
+    ]
+    parsed, ok = parse_ptd_times(pa.array(day))
+    mixed, mixed_ok = parse_ptd_times(pa.array([*day, "07-05-2023 00:00:00.000"]))
+    assert ok.all() and mixed_ok.all()
+    assert parsed.tolist() == mixed[:3].tolist()
+    assert parsed[0] == int(dt.datetime(2023, 7, 4, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000_000
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789-: .x", min_size=0, max_size=32))
+def test_scalar_parser_agrees_with_the_vectorised_one(text: str) -> None:
+    # The scalar path re-implements the matrix parser's rules in integers: same verdict, same ns.
+    parsed, ok = parse_ptd_times(pa.array([text.strip()], type=pa.string()))
+    try:
+        scalar = parse_ptd_time(text)
+    except ValueError:
+        assert not ok[0]
+    else:
+        assert ok[0] and scalar == int(parsed[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 4_000_000_000), st.integers(0, 999_999_999), st.integers(0, 9))
+def test_scalar_parser_reads_every_fraction_length(seconds: int, nanos: int, digits: int) -> None:
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    fraction = f"{nanos:09d}"[:digits]
+    text = f"{moment:%m-%d-%Y %H:%M:%S}" + (f".{fraction}" if digits else "")
+    expected = seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if digits else 0)
+    assert parse_ptd_time(text) == expected
