@@ -19,6 +19,7 @@ from rules.compliance.layout import REQUIRED_PATHS
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
+from rules.result_files import ResultFiles
 
 REFERENCE_HANDSHAKE = "mlcommons/power"
 JOULEBENCH = "joulebench"
@@ -132,7 +133,7 @@ def _nearest_difference(sources: dict[str, str], allow: AllowList) -> str:
     return f"nearest entry ({nearest.first_seen}) differs in {len(names)} file(s): {', '.join(names[:4])}"
 
 
-def check_results(directory: Path, client: SessionRecord, server: SessionRecord) -> Check:
+def check_results(files: ResultFiles, client: SessionRecord, server: SessionRecord) -> Check:
     """sha1 of each required result file against client.json/server.json `results` (others listed are ignored)."""
     required = [p for p in REQUIRED_PATHS if p not in _UNHASHED]
     problems: list[str] = []
@@ -148,18 +149,17 @@ def check_results(directory: Path, client: SessionRecord, server: SessionRecord)
             problems.append(f"{path}: client.json and server.json record different sha1")
             continue
         expected = next(iter(recorded.values()))
-        file = directory / path
-        if not file.is_file():
+        if not files.is_file(path):
             problems.append(f"{path}: missing, cannot be hashed")
             continue
-        content = file.read_bytes()
-        if hashlib.sha1(content).hexdigest() == expected:
+        actual = files.sha1(path)
+        if actual == expected:
             continue
-        kind = _line_ending_match(content, expected)
+        kind = _line_ending_match(files.read(path), expected)
         if kind:
             line_endings.append(f"{path} ({kind})")
         else:
-            problems.append(f"{path}: sha1 {hashlib.sha1(content).hexdigest()} but {expected} recorded")
+            problems.append(f"{path}: sha1 {actual} but {expected} recorded")
     ignored = sorted((set(client.results) | set(server.results)) - set(required) - set(_UNHASHED))
     note = (
         f"; {len(ignored)} other listed file(s) not required and not compared (e.g. {ignored[0]})"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rules.compliance.verdict import Check, Verdict
+from rules.result_files import ResultFiles
 
 POWER_FILES = ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log")
 RUN_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt")
@@ -14,21 +13,19 @@ REQUIRED_PATHS = tuple(f"power/{name}" for name in POWER_FILES) + tuple(
 )
 
 
-def check_layout(directory: Path) -> Check:
+def check_layout(files: ResultFiles) -> Check:
     """FAIL on a missing required file or on any extra entry (the submission checker rejects both)."""
-    missing = [path for path in REQUIRED_PATHS if not (directory / path).is_file()]
+    directory = files.directory
+    missing = [path for path in REQUIRED_PATHS if not files.is_file(path)]
     extra: list[str] = []
     for folder, allowed in (
         ("power", POWER_FILES),
         ("ranging", RUN_FILES + OPTIONAL_RUN_FILES),
         ("run_1", RUN_FILES + OPTIONAL_RUN_FILES),
     ):
-        if (directory / folder).is_dir():
-            extra += sorted(
-                f"{folder}/{entry.name}"
-                for entry in (directory / folder).iterdir()
-                if entry.name not in allowed
-            )
+        entries = files.listing(folder)
+        if entries is not None:
+            extra += sorted(f"{folder}/{name}" for name in entries if name not in allowed)
     if missing or extra:
         parts = []
         if missing:

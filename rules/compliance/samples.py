@@ -11,7 +11,7 @@ import numpy as np
 from analyzers.trace import Trace
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.verdict import Check, Verdict
-from rules.inference.window import WindowStats, whole_samples_due
+from rules.window import WindowStats, whole_samples_due
 
 NS_PER_S = 1_000_000_000
 

@@ -74,15 +74,26 @@ class SessionRecord:
         return self.messages[0].cmd if self.messages else ""
 
 
-def read_session_record(path: Path) -> SessionRecord:
+def read_session_record(path: Path, content: bytes | None = None) -> SessionRecord:
+    """client.json or server.json; with `content` (its bytes, read by the caller) the file is not opened."""
+    return session_record(path, load_session_json(path, content))
+
+
+def load_session_json(path: Path, content: bytes | None = None) -> dict[str, Any]:
+    """The file's JSON object, whatever keys it holds; SessionFileError naming the file if it is none."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads((content if content is not None else path.read_bytes()).decode("utf-8"))
     except OSError as error:
         raise SessionFileError(f"{path}: cannot read: {error.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SessionFileError(f"{path}: not JSON ({error})") from None
     if not isinstance(data, dict):
         raise SessionFileError(f"{path}: not a JSON object")
+    return data
+
+
+def session_record(path: Path, data: dict[str, Any]) -> SessionRecord:
+    """The record of a loaded session file; SessionFileError naming a missing or misshapen key."""
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise SessionFileError(f"{path}: required key(s) {', '.join(missing)} missing")

@@ -18,8 +18,8 @@ from rules.compliance.timing import NS_PER_S, LoadgenWindow
 from rules.compliance.verdict import Check, Verdict
 from rules.errors import InputError
 from rules.inference.folder import CONSOLE_LOG, RANGING_DIR, SAMPLE_LOG, TESTING_DIR, InferenceFolder
-from rules.inference.window import WindowStats
 from rules.rulesets import Ruleset
+from rules.window import WindowStats
 
 TIMEZONE_STEP_S = 900  # time zones are whole quarter hours
 

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.spl import SplFormatError, SplReadResult, read_spl
-from rules.compliance.checksums import folder_made_by_joulebench
+from analyzers.spl import SplFormatError, SplReadResult
 from rules.compliance.policy import CompliancePolicy, policy_for
-from rules.compliance.runner import InferenceEvidence, judge_inference
-from rules.compliance.session_files import ClockOffset, SessionFileError, read_session_record
+from rules.compliance.session_files import ClockOffset, SessionFileError, SessionRecord
 from rules.errors import InputError
-from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
+from rules.inference.folder import DETAIL_LOG, RANGING_DIR, SAMPLE_LOG, TESTING_DIR, InferenceFolder
+from rules.inference.judge import InferenceEvidence, judge_inference
+from rules.inference.loadgen_log import LoadgenLog
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
 from rules.inference.uncertainty import analyzer_accuracy, power_uncertainty
-from rules.inference.window import MAX_READING_W, WindowStats, counted_watts, whole_samples_due, window_stats
 from rules.result import CheckResult
 from rules.rulesets import JOULEBENCH_RULESET, Ruleset, get_ruleset, ruleset_for_date
-
-DETAIL_LOG = "mlperf_log_detail.txt"
-SAMPLE_LOG = "spl.txt"
-TESTING_DIR = "run_1"
-RANGING_DIR = "ranging"
+from rules.window import MAX_READING_W, WindowStats, counted_watts, whole_samples_due, window_stats
 
 
 @dataclass
@@ -105,21 +101,24 @@ class InferenceKind:
 
     def check(self, directory: Path, ruleset: str | None) -> CheckResult:
         run = directory / TESTING_DIR
-        log = read_loadgen_log(_required(run / DETAIL_LOG))
+        folder = InferenceFolder(directory)
+        _required(folder, f"{TESTING_DIR}/{DETAIL_LOG}")
+        log = folder.loadgen_log(TESTING_DIR)
         begin_ns = log.time_ns("power_begin")
         end_ns = log.time_ns("power_end")
         if end_ns <= begin_ns:
-            raise InputError(log.path, "power_end is not after power_begin", line=log.lines.get("power_end"))
-        samples = _read_samples(_required(run / SAMPLE_LOG))
+            raise InputError(log.path, "power_end is not after power_begin", line=log.line("power_end"))
+        _required(folder, f"{TESTING_DIR}/{SAMPLE_LOG}")
+        samples = _read_samples(folder)
         scenario = _scenario(directory, log)
-        rules = _ruleset(directory, log, ruleset, begin_ns)
+        rules = _ruleset(folder, log, ruleset, begin_ns)
         # LoadGen stamps the SUT clock, spl.txt the director's: a recorded offset moves the window across.
-        offset, offset_problem = _clock_offset(directory)
+        offset, offset_problem = _clock_offset(folder)
         shift_ns = offset.offset_ns if offset else 0
         stats = window_stats(samples.trace, begin_ns + shift_ns, end_ns + shift_ns)
         # Once, for both the result and the compliance check that compares it with testing.
         ranging_notes: list[str] = []
-        ranging_avg = _ranging_average(directory / RANGING_DIR, ranging_notes, shift_ns)
+        ranging_avg = _ranging_average(folder, ranging_notes, shift_ns)
         result = InferenceResult(
             path=str(directory),
             kind=self.name,
@@ -137,7 +136,7 @@ class InferenceKind:
             skipped_lines=len(samples.skipped),
             ranging_avg_power_w=ranging_avg,
         )
-        evidence = InferenceEvidence(directory, log, begin_ns, end_ns, stats, samples, ranging_avg)
+        evidence = InferenceEvidence(folder, begin_ns, end_ns, stats, ranging_avg)
         result.notes += log.problems[:3] + samples.skipped_summary(run / SAMPLE_LOG)
         if offset is not None:
             result.clock_offset_s = offset.offset_ns / 1e9
@@ -156,7 +155,7 @@ class InferenceKind:
                 f"{run / SAMPLE_LOG}: {stats.non_positive} zero, negative, infinite or implausible (over "
                 f"{MAX_READING_W:g} W) readings inside the window were not counted"
             )
-        if _cut_short(run / SAMPLE_LOG):
+        if _cut_short(folder.files.read(f"{TESTING_DIR}/{SAMPLE_LOG}")):
             result.notes.append(
                 f"{run / SAMPLE_LOG}: the last line has no line end, so the file may be cut short; "
                 "that line was read as it stands"
@@ -182,7 +181,7 @@ class InferenceKind:
         result.efficiency = metric.efficiency
         result.efficiency_unit = metric.efficiency_unit
         result.notes += list(metric.notes)
-        _attach_uncertainty(result, samples, stats, directory, offset)
+        _attach_uncertainty(result, samples, stats, folder, offset)
         result.notes += ranging_notes
         result.errors += missing_samples(str(run / SAMPLE_LOG), stats, policy_for(rules))
         validity = result.loadgen_validity
@@ -218,7 +217,7 @@ def _attach_uncertainty(
     result: InferenceResult,
     samples: SplReadResult,
     stats: WindowStats,
-    directory: Path,
+    folder: InferenceFolder,
     offset: ClockOffset | None,
 ) -> None:
     trace = samples.trace
@@ -226,7 +225,7 @@ def _attach_uncertainty(
     budget = power_uncertainty(
         trace.watts[inside],
         stats.window_s,
-        analyzer_accuracy(directory),
+        analyzer_accuracy(_server_record(folder)),
         offset.uncertainty_ns / 1e9 if offset else None,
     )
     relative = budget.relative(stats.avg_power_w or 0.0)
@@ -249,19 +248,29 @@ def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _required(path: Path) -> Path:
-    if not path.is_file():
-        raise InputError(path, "missing (a power result needs run_1/mlperf_log_detail.txt and run_1/spl.txt)")
-    return path
+def _required(folder: InferenceFolder, relative: str) -> None:
+    if not folder.files.is_file(relative):
+        raise InputError(
+            folder.files.path(relative),
+            "missing (a power result needs run_1/mlperf_log_detail.txt and run_1/spl.txt)",
+        )
 
 
-def _read_samples(path: Path) -> SplReadResult:
+def _read_samples(folder: InferenceFolder) -> SplReadResult:
+    path = folder.files.path(f"{TESTING_DIR}/{SAMPLE_LOG}")
     try:
-        return read_spl(path, detail=False)
+        return folder.samples(TESTING_DIR, detail=False)
     except SplFormatError as error:
         raise InputError(path, str(error)) from None
     except OSError as error:
         raise InputError(path, f"cannot read: {error.strerror}") from None
+
+
+def _server_record(folder: InferenceFolder) -> SessionRecord | None:
+    try:
+        return folder.session_record("server.json") if folder.files.is_file("power/server.json") else None
+    except SessionFileError:
+        return None  # an unreadable record is the compliance checks' to report
 
 
 def _scenario(directory: Path, log: LoadgenLog) -> str:
@@ -277,11 +286,11 @@ def _scenario(directory: Path, log: LoadgenLog) -> str:
     return scenario
 
 
-def _ruleset(directory: Path, log: LoadgenLog, forced: str | None, begin_ns: int) -> Ruleset:
+def _ruleset(folder: InferenceFolder, log: LoadgenLog, forced: str | None, begin_ns: int) -> Ruleset:
     """A forced rule set; else `joulebench` for a folder joulebench made; else the round of its date."""
     if forced:
         return get_ruleset(forced)
-    if folder_made_by_joulebench(directory):
+    if folder.files.is_file("power/server.json") and folder.made_by_joulebench():
         return get_ruleset(JOULEBENCH_RULESET)
     run_date = _run_date(log, begin_ns)
     detected = ruleset_for_date("inference", run_date)
@@ -300,36 +309,37 @@ def _run_date(log: LoadgenLog, begin_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(begin_ns / 1e9, tz=dt.timezone.utc).date()
 
 
-def _cut_short(path: Path) -> bool:
+def _cut_short(content: bytes) -> bool:
     """A sample log whose last byte is not a line end (a copy or a write that stopped early)."""
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        if handle.tell() == 0:
-            return False
-        handle.seek(-1, 2)
-        return handle.read(1) not in (b"\n", b"\r")
+    return bool(content) and content[-1:] not in (b"\n", b"\r")
 
 
-def _clock_offset(directory: Path) -> tuple[ClockOffset | None, str | None]:
+def _clock_offset(folder: InferenceFolder) -> tuple[ClockOffset | None, str | None]:
     """joulebench's client records director − client in client.json: the offset, or the sentence saying
     why a client.json that is there cannot give one (compliance judges the file itself)."""
-    path = directory / "power" / "client.json"
-    if not path.is_file():
+    if not folder.files.is_file("power/client.json"):
         return None, None
     try:
-        return read_session_record(path).clock_offset, None
+        return folder.session_record("client.json").clock_offset, None
     except SessionFileError as error:
         return None, str(error)
 
 
-def _ranging_average(ranging: Path, notes: list[str], shift_ns: int = 0) -> float | None:
+def _ranging_average(folder: InferenceFolder, notes: list[str], shift_ns: int = 0) -> float | None:
     """The same MLPerf mean over the ranging run, the companion the 5 % power check compares with."""
-    if not (ranging / DETAIL_LOG).is_file() or not (ranging / SAMPLE_LOG).is_file():
+    if not (
+        folder.files.is_file(f"{RANGING_DIR}/{DETAIL_LOG}")
+        and folder.files.is_file(f"{RANGING_DIR}/{SAMPLE_LOG}")
+    ):
         return None
+    if folder.files.listing("power") is not None:
+        # The compliance checks parse every column of ranging's spl.txt; parsed first, the mean shares it.
+        with contextlib.suppress(SplFormatError, OSError):
+            folder.samples(RANGING_DIR, detail=True)
     try:
-        log = read_loadgen_log(ranging / DETAIL_LOG)
+        log = folder.loadgen_log(RANGING_DIR)
         stats = window_stats(
-            read_spl(ranging / SAMPLE_LOG, detail=False).trace,
+            folder.metric_samples(RANGING_DIR).trace,
             log.time_ns("power_begin") + shift_ns,
             log.time_ns("power_end") + shift_ns,
         )

@@ -38,6 +38,47 @@ class MetricError(ValueError):
 
 
 @dataclass(frozen=True)
+class InferenceConventions:
+    """A rule set's `[metric]` settings for inference, read and checked once."""
+
+    ruleset: str
+    stream_unit: str = "J/query"
+    """SingleStream/MultiStream unit: J/query until v2.1, mJ/query from v3.0."""
+    query_count: str = RESULT_QUERY_COUNT
+    """`result_query_count`, or `qps_with_loadgen_overhead_x_window` (LoadGen v1.x logged no count)."""
+    multistream_samples_per_query: int = 8
+    drop_non_positive_watts: bool = True
+
+    @classmethod
+    def of(cls, ruleset: Ruleset) -> InferenceConventions:
+        data = ruleset.section("metric")
+        conventions = cls(
+            ruleset=ruleset.name,
+            stream_unit=str(data.get("stream_unit", cls.stream_unit)),
+            query_count=str(data.get("query_count", cls.query_count)),
+            multistream_samples_per_query=int(
+                data.get("multistream_samples_per_query", cls.multistream_samples_per_query)
+            ),
+            drop_non_positive_watts=bool(data.get("drop_non_positive_watts", True)),
+        )
+        problems = []
+        if conventions.stream_unit not in _UNIT_SCALE:
+            problems.append(f"stream_unit {conventions.stream_unit!r} is none of {', '.join(_UNIT_SCALE)}")
+        if conventions.query_count not in (RESULT_QUERY_COUNT, QPS_TIMES_WINDOW):
+            problems.append(
+                f"query_count {conventions.query_count!r} is neither {RESULT_QUERY_COUNT} nor {QPS_TIMES_WINDOW}"
+            )
+        if conventions.multistream_samples_per_query < 1:
+            problems.append("multistream_samples_per_query is under 1")
+        if not conventions.drop_non_positive_watts:
+            # Every MLPerf round drops them (the mean counts Watts > 0); keeping them is not built.
+            problems.append("drop_non_positive_watts = false is not supported")
+        if problems:
+            raise ValueError(f"rule set {ruleset.name} [metric]: " + "; ".join(problems))
+        return conventions
+
+
+@dataclass(frozen=True)
 class InferenceMetric:
     value: float
     unit: str
@@ -62,19 +103,17 @@ def compute_metric(
 ) -> InferenceMetric:
     if scenario not in STREAM_SCENARIOS:
         return _throughput_metric(scenario, log, avg_power_w)
-    conventions = ruleset.section("metric")
-    unit = str(conventions.get("stream_unit", "J/query"))
+    conventions = InferenceConventions.of(ruleset)
+    unit = conventions.stream_unit
     notes: list[str] = []
-    queries, method = _query_count(
-        log, str(conventions.get("query_count", RESULT_QUERY_COUNT)), window_s, notes
-    )
+    queries, method = _query_count(log, conventions.query_count, window_s, notes)
     if queries <= 0:
         raise MetricError(f"{log.path}: the query count is {queries:g}; no energy per query")
     energy_per_query_j = avg_power_w * window_s / queries
     samples_per_query = 1
     effective = canonical_scenario(str(log.get("effective_scenario", scenario)))
     if scenario == "MultiStream" and effective == "SingleStream":
-        samples_per_query = int(conventions.get("multistream_samples_per_query", 8))
+        samples_per_query = conventions.multistream_samples_per_query
         energy_per_query_j *= samples_per_query
         notes.append(f"MultiStream inferred from a SingleStream run: × {samples_per_query} samples per query")
     elif scenario == "MultiStream":

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from analyzers.ptd.client_replies import parse_uncertainty_reply
 from rules.compliance.ptd import testing_uncertainty_reply
-from rules.compliance.session_files import SessionFileError, read_session_record
+from rules.compliance.session_files import SessionRecord
 
 _SQRT3 = math.sqrt(3.0)
 _LOADGEN_STAMP_RESOLUTION_S = 0.001
@@ -55,16 +54,16 @@ class PowerUncertainty:
         return math.hypot(power_relative, self.window_relative)
 
 
-def analyzer_accuracy(directory: Path) -> AnalyzerAccuracy | None:
+def analyzer_accuracy(server: SessionRecord | None) -> AnalyzerAccuracy | None:
     """The `Uncertainty` reply PTD gave after the testing `Go`, from power/server.json `ptd_messages`."""
-    path = directory / "power" / "server.json"
-    if not path.is_file():
+    if server is None:
         return None
+    path = server.path
     try:
-        reply = testing_uncertainty_reply(read_session_record(path))
+        reply = testing_uncertainty_reply(server)
         total = parse_uncertainty_reply(reply)[0] if reply else None
-    except (SessionFileError, ValueError, IndexError):
-        return None  # an unreadable record is the compliance checks' to report
+    except (ValueError, IndexError):
+        return None
     if total is None or not math.isfinite(total.avg) or total.avg <= 0:
         return None
     return AnalyzerAccuracy(total.avg, f"{path}: PTD Uncertainty reply after testing: {reply}")

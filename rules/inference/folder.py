@@ -1,0 +1,112 @@
+"""One inference power folder, each file read once and each parse kept for the metric and every check.
+
+`power-check` used to let each consumer open what it needed: a ranging `spl.txt` four times, the
+testing one three times, `server.json` three times. Here the first reader reads, and the metric, the
+compliance checks and the checksum check share the bytes and the parsed records. A file that cannot be
+read or parsed keeps its error, so each consumer still reports it in its own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from analyzers.spl import SplFormatError, SplReadResult, read_spl
+from rules.compliance.console_log import ConsoleLog, read_console_log
+from rules.compliance.session_files import (
+    SessionFileError,
+    SessionRecord,
+    load_session_json,
+    session_record,
+)
+from rules.errors import InputError
+from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
+from rules.result_files import ResultFiles
+
+DETAIL_LOG = "mlperf_log_detail.txt"
+SAMPLE_LOG = "spl.txt"
+TESTING_DIR = "run_1"
+RANGING_DIR = "ranging"
+CONSOLE_LOG = "power/ptd_logs.txt"
+
+T = TypeVar("T")
+_KEPT_ERRORS = (InputError, SessionFileError, SplFormatError, OSError)
+
+
+class InferenceFolder:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files = ResultFiles(directory)
+        self._kept: dict[str, tuple[Any, BaseException | None]] = {}
+
+    def loadgen_log(self, run: str) -> LoadgenLog:
+        """`<run>/mlperf_log_detail.txt`; InputError if it is missing or unreadable."""
+        relative = f"{run}/{DETAIL_LOG}"
+        return self._once(relative, lambda: read_loadgen_log(self.files.path(relative), self._read(relative)))
+
+    def samples(self, run: str, detail: bool) -> SplReadResult:
+        """`<run>/spl.txt`, total watts only or every column; SplFormatError or OSError as read_spl's."""
+        relative = f"{run}/{SAMPLE_LOG}"
+        return self._once(
+            f"{relative}:{detail}",
+            lambda: read_spl(self.files.path(relative), detail=detail, data=self.files.read(relative)),
+        )
+
+    def metric_samples(self, run: str) -> SplReadResult:
+        """What the MLPerf mean reads: the detailed parse when it dropped no line (then it keeps the very
+        same samples), so a file parsed for the compliance checks is not parsed again for the mean."""
+        detailed = self._kept.get(f"{run}/{SAMPLE_LOG}:True")
+        if detailed is not None and detailed[1] is None and not detailed[0].skipped:
+            return detailed[0]
+        return self.samples(run, detail=False)
+
+    def session_json(self, name: str) -> dict[str, Any]:
+        """`power/<name>` as a JSON object, whatever keys it holds; SessionFileError if it is none."""
+        relative = f"power/{name}"
+        path = self.files.path(relative)
+
+        def load() -> dict[str, Any]:
+            try:
+                content = self.files.read(relative)
+            except OSError as error:
+                raise SessionFileError(f"{path}: cannot read: {error.strerror}") from None
+            return load_session_json(path, content)
+
+        return self._once(relative, load)
+
+    def session_record(self, name: str) -> SessionRecord:
+        """`power/client.json` or `power/server.json` as a record; SessionFileError naming what is wrong."""
+        return self._once(
+            f"record:{name}",
+            lambda: session_record(self.files.path(f"power/{name}"), self.session_json(name)),
+        )
+
+    def console_log(self) -> ConsoleLog:
+        return self._once(
+            CONSOLE_LOG, lambda: read_console_log(str(self.files.path(CONSOLE_LOG)), self._read(CONSOLE_LOG))
+        )
+
+    def made_by_joulebench(self) -> bool:
+        """server.json has joulebench's section (what the `joulebench` rule set is detected by)."""
+        try:
+            return isinstance(self.session_json("server.json").get("joulebench"), dict)
+        except SessionFileError:
+            return False
+
+    def _read(self, relative: str) -> bytes:
+        try:
+            return self.files.read(relative)
+        except OSError as error:
+            raise InputError(self.files.path(relative), f"cannot read: {error.strerror}") from None
+
+    def _once(self, key: str, make: Callable[[], T]) -> T:
+        if key not in self._kept:
+            try:
+                self._kept[key] = (make(), None)
+            except _KEPT_ERRORS as error:
+                self._kept[key] = (None, error)
+        value, failure = self._kept[key]
+        if failure is not None:
+            raise failure
+        return value
