@@ -23,6 +23,7 @@ import numpy as np
 from rules.compliance.junit import write_junit
 from rules.compliance.report import report_lines
 from rules.errors import InputError
+from rules.executor import default_workers, executor_for
 from rules.kinds import ResultKind, registered_kinds
 from rules.result import CSV_COLUMNS, CheckResult, json_safe
 from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
@@ -74,7 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="list passed compliance checks too (human output)"
     )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=default_workers(),
+        metavar="N",
+        help="check folders in N processes (default: this machine's cores, here %(default)s; 1: in this one)",
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 process, not {value}")
+    return value
 
 
 def walk(root: Path, kinds: Sequence[ResultKind]) -> Iterator[tuple[Path, ResultKind]]:
@@ -90,21 +109,34 @@ def walk(root: Path, kinds: Sequence[ResultKind]) -> Iterator[tuple[Path, Result
             subdirectories.sort()
 
 
-def check_paths(paths: Sequence[str], ruleset: str | None) -> list[CheckResult | Unusable]:
+def check_paths(paths: Sequence[str], ruleset: str | None, jobs: int = 1) -> list[CheckResult | Unusable]:
+    """Every result under `paths`, in walk order; `jobs` processes check the folders (1: this one)."""
     kinds = registered_kinds()
-    outcomes: list[CheckResult | Unusable] = []
+    found: list[Unusable | tuple[Path, ResultKind, str | None]] = []
     for raw in paths:
         root = Path(raw)
         if not root.exists():
-            outcomes.append(Unusable(raw, "", f"{raw}: no such file or directory"))
+            found.append(Unusable(raw, "", f"{raw}: no such file or directory"))
             continue
-        found = False
-        for directory, kind in walk(root, kinds):
-            found = True
-            outcomes.append(_check_one(directory, kind, ruleset))
-        if not found:
-            outcomes.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
-    return outcomes
+        before = len(found)
+        found += [(directory, kind, ruleset) for directory, kind in walk(root, kinds)]
+        if len(found) == before:
+            found.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
+    folders = [entry for entry in found if not isinstance(entry, Unusable)]
+    executor = executor_for(jobs if len(folders) > 1 else 1)
+    checked = executor.run(_check_item, folders, _worker_failed)
+    return [entry if isinstance(entry, Unusable) else next(checked) for entry in found]
+
+
+def _check_item(item: tuple[Path, ResultKind, str | None]) -> CheckResult | Unusable:
+    return _check_one(*item)
+
+
+def _worker_failed(item: tuple[Path, ResultKind, str | None], error: BaseException) -> Unusable:
+    directory, kind, _ruleset = item
+    return Unusable(
+        str(directory), kind.name, f"{directory}: the check stopped: {type(error).__name__}: {error}"
+    )
 
 
 def _check_one(directory: Path, kind: ResultKind, ruleset: str | None) -> CheckResult | Unusable:
@@ -216,7 +248,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except UnknownRulesetError as error:
             print(f"power-check: {error}", file=sys.stderr)
             return EXIT_UNUSABLE
-    outcomes = check_paths(args.paths, args.ruleset)
+    outcomes = check_paths(args.paths, args.ruleset, args.jobs)
     if args.json:
         json.dump([json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
         sys.stdout.write("\n")
