@@ -41,7 +41,7 @@ def test_lines_and_classes_match_a_line_by_line_reading(
     content = ending.join(lines) + (ending if final_ending and lines else "")
     log = read_console_log("ptd_logs.txt", content.encode())
     expected = content.splitlines()
-    assert log.lines.to_pylist() == expected
+    assert [log.line(i) for i in range(log.line_count)] == expected
     stamped = [
         len(t) >= 25 and t[23:25] == ": " and not t.startswith("13-") and t[:2].isdigit() for t in expected
     ]

@@ -1,13 +1,14 @@
-"""The PTD console log (`power/ptd_logs.txt`), scanned column-wise with Arrow; and its checks.
+"""The PTD console log (`power/ptd_logs.txt`), scanned from its bytes; and its checks.
 
-Every line is classified at once (timestamp, ERROR, WARNING, uncertainty-above-limit, Go marks,
-`Completed test`) by Arrow compute kernels; only the few lines quoted as evidence become Python
-strings. Unlike the reference checker the scan never stops at the first finding: every ERROR and
+Every line is classified at once (timestamp, ERROR, WARNING) by numpy on a matrix of each line's first
+bytes; only the lines a check must read further (WARNING lines for the uncertainty pattern, the few
+candidates for a Go mark or `Completed test`, those quoted as evidence) become Python strings. Unlike the reference checker the scan never stops at the first finding: every ERROR and
 WARNING is counted and the first of each kind is quoted with its line number.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,34 +34,63 @@ COMMON_RANGING_ERRORS = (
     "ERROR: Bad volts reading nan from ",
 )
 ACCEPTED_TESTING_ERROR = "ERROR: USB."
+# re.ASCII: \S as RE2 reads it.
+_ACTIVATED = re.compile(r"Uncertainty checking for \S+ is activated$", re.ASCII)
 
 
 @dataclass(frozen=True)
 class ConsoleLog:
     path: str
-    lines: pa.Array  # every line, line endings removed (CR, LF or CRLF)
+    data: bytes
+    """The log as UTF-8 (undecodable bytes replaced); line i is data[starts[i]:ends[i]]."""
+    starts: np.ndarray
+    ends: np.ndarray  # line endings (CR, LF or CRLF) excluded
     time_ns: np.ndarray  # per line; valid where `stamped`
     stamped: np.ndarray
-    messages: pa.Array  # the text after "<timestamp>: "
     errors: np.ndarray
     warnings: np.ndarray
     uncertainty_above: np.ndarray
+    _tags: np.ndarray = field(compare=False, repr=False)
+    """The first `_TAG_WIDTH` bytes of each message, a row per line: a cheap first filter."""
     _found: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
-    """message -> the stamped lines that are exactly it: each checks asks for the same few."""
+    """message -> the stamped lines that are exactly it: each check asks for the same few."""
+
+    @property
+    def line_count(self) -> int:
+        return len(self.starts)
+
+    def line(self, index: int) -> str:
+        return self.data[self.starts[index] : self.ends[index]].decode("utf-8")
+
+    def message(self, index: int) -> str:
+        """The text after `<timestamp>: ` of a stamped line."""
+        return self.data[self.starts[index] + _MESSAGE_START : self.ends[index]].decode("utf-8")
 
     def lines_saying(self, text: str) -> np.ndarray:
         rows = self._found.get(text)
         if rows is None:
-            equal = np.asarray(pc.equal(self.messages, text), dtype=bool)
-            rows = self._found[text] = np.flatnonzero(self.stamped & equal)
+            rows = self._found[text] = np.asarray(
+                [row for row in self._candidates(text, exact=True) if self.message(row) == text],
+                dtype=np.int64,
+            )
         return rows
+
+    def lines_starting(self, prefix: str) -> np.ndarray:
+        return np.asarray(
+            [row for row in self._candidates(prefix, exact=False) if self.message(row).startswith(prefix)],
+            dtype=np.int64,
+        )
+
+    def messages_of(self, rows: np.ndarray) -> pa.Array:
+        """The messages of many stamped lines as one Arrow array, for a kernel to scan at once."""
+        return _arrow_strings(self.data, self.starts[rows] + _MESSAGE_START, self.ends[rows])
 
     def first_index(self, text: str) -> int | None:
         hits = self.lines_saying(text)
         return int(hits[0]) if len(hits) else None
 
     def quote(self, index: int) -> str:
-        return f"{self.path}:{index + 1}: {str(self.lines[index])[:160]!r}"
+        return f"{self.path}:{index + 1}: {self.line(index)[:160]!r}"
 
     def phase_ns(self, session_name: str, mode: str) -> tuple[int, int] | None:
         """Time of `Go with mark '<session>_<mode>'` and of the next `Completed test`."""
@@ -72,15 +102,24 @@ class ConsoleLog:
         end = int(self.time_ns[after[0]]) if len(after) else int(self.time_ns[self.stamped].max())
         return int(self.time_ns[go]), end
 
+    def _candidates(self, text: str, exact: bool) -> list[int]:
+        """Stamped lines whose length and first bytes allow `text`; Python compares only these."""
+        encoded = text.encode("utf-8")
+        lengths = self.ends - self.starts - _MESSAGE_START
+        keep = self.stamped & ((lengths == len(encoded)) if exact else (lengths >= len(encoded)))
+        head = encoded[:_TAG_WIDTH]
+        keep &= (self._tags[:, : len(head)] == np.frombuffer(head, dtype=np.uint8)).all(axis=1)
+        return [int(row) for row in np.flatnonzero(keep)]
+
 
 def read_console_log(path: str, content: bytes | None = None) -> ConsoleLog:
     """Classify every line; with `content` (the log's bytes, read by the caller) the file is not opened."""
     if content is None:
         with open(path, "rb") as file:
             content = file.read()
-    data = _utf8(content)
-    starts, ends = _line_spans(data)
-    lines = _string_array(data, starts, ends)
+    text = _utf8(content)
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts, ends = _line_spans(data, text)
     # Every line's first bytes side by side: the stamp and its ": " are checked and parsed as a matrix.
     padded = np.concatenate((data, np.zeros(_MESSAGE_START + _TAG_WIDTH, dtype=np.uint8)))
     rows = sliding_window_view(padded, _MESSAGE_START + _TAG_WIDTH)[starts]
@@ -88,44 +127,46 @@ def read_console_log(path: str, content: bytes | None = None) -> ConsoleLog:
     time_ns, ok = parse_ptd_time_matrix(rows, np.full(len(starts), _STAMP_LENGTH))
     stamped = ok & (lengths >= _MESSAGE_START) & (rows[:, _STAMP_LENGTH] == ord(":"))
     stamped &= rows[:, _STAMP_LENGTH + 1] == ord(" ")
-    # A line without a stamp has no message (and its bytes are not cut inside a character).
-    messages = _string_array(data, np.where(stamped, starts + _MESSAGE_START, ends), ends)
     tags = rows[:, _MESSAGE_START:]
     errors = stamped & _starts_with(tags, lengths - _MESSAGE_START, b"ERROR:")
     warnings = stamped & _starts_with(tags, lengths - _MESSAGE_START, b"WARNING:")
-    # The one pattern that needs a regular expression runs on the few WARNING lines only.
+    # The one pattern that needs a regular expression runs on the WARNING lines only (at once: a log
+    # can hold one per sample).
     uncertainty_above = np.zeros(len(starts), dtype=bool)
     warned = np.flatnonzero(warnings)
     if len(warned):
-        hits = pc.match_substring_regex(messages.take(pa.array(warned)), UNCERTAINTY_ABOVE)
-        uncertainty_above[warned] = np.asarray(hits, dtype=bool)
+        found = pc.match_substring_regex(
+            _arrow_strings(text, starts[warned] + _MESSAGE_START, ends[warned]), UNCERTAINTY_ABOVE
+        )
+        uncertainty_above[warned] = np.asarray(found, dtype=bool)
     return ConsoleLog(
         path=path,
-        lines=lines,
+        data=text,
+        starts=starts,
+        ends=ends,
         time_ns=time_ns,
         stamped=stamped,
-        messages=messages,
         errors=errors,
         warnings=warnings,
         uncertainty_above=uncertainty_above,
+        _tags=tags,
     )
 
 
-def _utf8(content: bytes) -> np.ndarray:
+def _utf8(content: bytes) -> bytes:
     """The log as UTF-8 bytes: undecodable bytes become U+FFFD, as a text editor shows them."""
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
         content = content.decode("utf-8", errors="replace").encode("utf-8")
-    return np.frombuffer(content, dtype=np.uint8)
+    return content
 
 
-def _line_spans(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _line_spans(data: np.ndarray, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, line ending removed) of every line; LF, CRLF and a lone CR end one."""
     if not len(data):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     is_lf = data == 10
-    raw = data.tobytes()
     carriage_returns = raw.count(b"\r")
     if carriage_returns and carriage_returns != raw.count(b"\r\n"):
         # A lone CR ends a line too (old Mac files, a copy gone wrong): the rare, slower path.
@@ -142,14 +183,15 @@ def _line_spans(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-def _string_array(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """Arrow strings over `data` (no copy of the text): string i is data[starts[i]:ends[i]]."""
+def _arrow_strings(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """Arrow strings data[starts[i]:ends[i]]: one array over every span and the gaps between, then
+    every other one (Arrow wants contiguous offsets)."""
     if not len(starts):
         return pa.array([], type=pa.large_string())
-    # Arrow wants contiguous offsets: a string array over every span, gaps included, then every other one.
     bounds = np.empty(2 * len(starts), dtype=np.int64)
     bounds[0::2] = starts
     bounds[1::2] = ends
+    # A gap runs backwards only between unsorted rows; the callers pass rows in line order.
     spans = pa.Array.from_buffers(
         pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
     )
@@ -162,13 +204,9 @@ def _starts_with(tags: np.ndarray, lengths: np.ndarray, prefix: bytes) -> np.nda
 
 
 def check_uncertainty_activated(log: ConsoleLog, session_name: str) -> Check:
-    # The prefix kernel first, the regular expression on the few lines it finds.
-    candidates = np.flatnonzero(
-        log.stamped & np.asarray(pc.starts_with(log.messages, "Uncertainty checking for "), dtype=bool)
-    )
-    pattern = r"^Uncertainty checking for \S+ is activated$"
-    matched = pc.match_substring_regex(log.messages.take(pa.array(candidates)), pattern)
-    hits = candidates[np.asarray(matched, dtype=bool)] if len(candidates) else candidates
+    hits = [
+        row for row in log.lines_starting("Uncertainty checking for ") if _ACTIVATED.match(log.message(row))
+    ]
     ranging = log.phase_ns(session_name, "ranging")
     if not len(hits):
         return Check(
@@ -205,7 +243,7 @@ def check_errors(log: ConsoleLog, session_name: str) -> Check:
             Verdict.FAIL,
             f"{log.path}: ERROR lines and no ranging Go to place them ({log.quote(int(rows[0]))})",
         )
-    messages = log.messages.take(pa.array(rows))
+    messages = log.messages_of(rows)
     times = log.time_ns[rows]
     in_ranging = (times > ranging[0]) & (times < ranging[1])
     common = np.zeros(len(rows), dtype=bool)
