@@ -178,6 +178,13 @@ class Analyzer(ABC):
     @abstractmethod
     def running(self) -> bool: ...
 
+    @property
+    def unreachable(self) -> str | None:
+        """Why the source can no longer be reached once its own retries are spent (a PTD daemon that
+        stayed away for its whole connect timeout), else None. A caller stops asking it: each request
+        would wait that long again; `close` then sends it nothing."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing to release
         """Release the device (serial port, socket, remote control). Safe to call twice."""
 

@@ -199,3 +199,32 @@ def test_a_ptd_daemon_seconds_ahead_is_moved_onto_this_machines_clock() -> None:
     # Unshifted, this window would read the daemon's samples of 7 s earlier: 100 W, not 500 W.
     assert result.avg_power_w == pytest.approx(500.0, rel=0.03)
     assert result.clock_j > 0
+
+
+def test_a_ptd_daemon_that_dies_is_given_up_once_not_at_every_step() -> None:
+    # A daemon that goes away mid-run: the first request after it costs one reconnect policy
+    # (connect_timeout); every later step (the closing wait, Stop, the last read, close) must not
+    # pay it again. Before, each did: four policies, over 90 s with the default 30 s.
+    connect_s = 1.5
+    with skewed_daemon(0.0) as (server, meter):
+        meter.set_load(200.0)
+        device = f"ptd://127.0.0.1:{server.port}?connect_timeout={connect_s}&command_timeout=1"
+        monitor = Monitor([device], interval_ms=100)
+        monitor.begin_window("run")
+        time.sleep(0.6)
+        server.close()
+        died_ns = time.time_ns()
+        time.sleep(0.2)
+        started = time.monotonic()
+        window = monitor.end_window("run", wait=True)
+        monitor.close()
+        elapsed = time.monotonic() - started
+    source = monitor.sources[0]
+    assert elapsed < 2 * connect_s + 1.0, f"{elapsed:.1f} s to give the dead daemon up"
+    assert source.analyzer.unreachable is not None and "no PTD daemon answered" in source.analyzer.unreachable
+    assert any("no PTD daemon answered" in failure for failure in source.failures)
+    [result] = window.sources
+    assert not result.final  # its samples end before the window does, and it says why
+    assert any("unreachable" in w for w in result.warnings)
+    assert result.avg_power_w == pytest.approx(200.0, rel=0.05)
+    assert monitor.traces()[device].time_ns[-1] < died_ns + 200_000_000

@@ -7,10 +7,11 @@ import pytest
 from test_ptd_client_support import START_NS, simulated_daemon
 
 from analyzers.base import AUTO
-from analyzers.errors import AnalyzerStateError
+from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
 from analyzers.ptd.client import PtdClient
 from analyzers.ptd.client_analyzer import PtdAnalyzer
 from analyzers.ptd.client_replies import PtdReplyError
+from analyzers.ptd.client_transport import DaemonUnreachable
 from analyzers.registry import create_analyzer
 from analyzers.trace import SAMPLE_MISSED, SAMPLE_OK
 
@@ -163,3 +164,32 @@ def test_ptd_analyzer_refuses_an_interval_that_is_not_whole_milliseconds() -> No
         with pytest.raises(Exception, match=r"whole milliseconds; 0.0015 s"):
             analyzer.start(0.0015)
         assert not analyzer.running
+
+
+def test_a_daemon_gone_for_the_whole_connect_timeout_is_unreachable_and_close_sends_nothing() -> None:
+    with simulated_daemon() as (server, _, clock):
+        analyzer = PtdAnalyzer(f"ptd://127.0.0.1:{server.port}?connect_timeout=0.5&command_timeout=1")
+        analyzer.start(1.0)
+        clock.advance(3)
+        assert len(analyzer.fetch()) == 3 and analyzer.unreachable is None
+        server.close()
+        with pytest.raises(AnalyzerConnectionError):
+            analyzer.fetch()  # the connection drops mid-exchange: not yet given up (it may come back)
+        assert analyzer.unreachable is None
+        with pytest.raises(DaemonUnreachable, match=r"no PTD daemon answered in 0\.5 s"):
+            analyzer.fetch()  # the reconnect spent its 0.5 s
+        assert analyzer.unreachable is not None and "no PTD daemon answered" in analyzer.unreachable
+        sent = len(analyzer.client.messages)
+        connects = len(analyzer.client.connections)
+        analyzer.close()  # no Stop: it would retry for another connect_timeout
+        assert not analyzer.running
+        assert (len(analyzer.client.messages), len(analyzer.client.connections)) == (sent, connects)
+
+
+def test_a_daemon_that_answers_again_is_reachable_again() -> None:
+    with simulated_daemon() as (server, _, _clock):
+        client = PtdClient("127.0.0.1", server.port)
+        client.unreachable = DaemonUnreachable("127.0.0.1", "gone a while ago")
+        client.connect()
+        assert client.unreachable is None
+        client.close()

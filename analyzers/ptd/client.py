@@ -42,6 +42,7 @@ from analyzers.ptd.client_samples import parse_rl_body
 from analyzers.ptd.client_transport import (
     ConnectionLost,
     ConnectPolicy,
+    DaemonUnreachable,
     LineConnection,
     ReplyTimeout,
     connect_with_retries,
@@ -108,6 +109,8 @@ class PtdClient:
         self._pending_reason = "first connection"
         self.messages: list[PtdMessage] = []
         self.connections: list[ConnectionEvent] = []
+        self.unreachable: DaemonUnreachable | None = None
+        """The last connect's failure after every retry (None once one succeeds)."""
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -122,14 +125,19 @@ class PtdClient:
                 self._open()
 
     def _open(self) -> LineConnection:
-        sock, attempts = connect_with_retries(
-            self.host,
-            self.port,
-            self.policy,
-            monotonic=self._monotonic,
-            sleep=self._sleep,
-            still_worth_trying=self._still_worth_trying,
-        )
+        try:
+            sock, attempts = connect_with_retries(
+                self.host,
+                self.port,
+                self.policy,
+                monotonic=self._monotonic,
+                sleep=self._sleep,
+                still_worth_trying=self._still_worth_trying,
+            )
+        except DaemonUnreachable as error:
+            self.unreachable = error
+            raise
+        self.unreachable = None
         connection = LineConnection(sock, self.peer, self.policy.command_timeout_s)
         self.connections.append(ConnectionEvent(self._monotonic(), attempts, self._pending_reason))
         try:

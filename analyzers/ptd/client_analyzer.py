@@ -331,11 +331,19 @@ class PtdAnalyzer(StreamedAnalyzer):
             reply = self.client.request(command)
         return reply if reply.startswith(command.split(",")[0] + ",") else None
 
+    @property
+    def unreachable(self) -> str | None:
+        gone = self.client.unreachable
+        return None if gone is None else str(gone)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
-            if self.running:
+            if self.running and self.unreachable is not None:
+                # Its measurement ended with its connection; a Stop would only retry for connect_timeout.
+                self._measuring = False
+            elif self.running:
                 # Closing anyway; the daemon also ends a measurement whose client leaves.
                 with contextlib.suppress(AnalyzerError):
                     self.stop()

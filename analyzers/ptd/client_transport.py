@@ -48,6 +48,11 @@ class ConnectionLost(AnalyzerConnectionError):
         super().__init__(device, message, "is the PTD daemon still running?")
 
 
+class DaemonUnreachable(AnalyzerConnectionError):
+    """Connecting was retried for the whole `connect_timeout_s` (or was pointless): the daemon is gone,
+    and asking again costs the caller that long again."""
+
+
 class ReplyTimeout(AnalyzerConnectionError):
     """No reply (or no further reply bytes) within the command timeout; `received` as for ConnectionLost."""
 
@@ -87,7 +92,7 @@ def connect_with_retries(
                 (host, port), timeout=max(0.05, min(policy.attempt_timeout_s, remaining))
             )
         except socket.gaierror as error:  # a name that does not resolve will not resolve on retry
-            raise AnalyzerConnectionError(
+            raise DaemonUnreachable(
                 peer, f"cannot resolve the host {host!r}: {error.strerror or error}", "check the host name"
             ) from None
         except OSError as error:
@@ -97,10 +102,10 @@ def connect_with_retries(
             return sock, attempts
         given_up = still_worth_trying()
         if given_up is not None:
-            raise AnalyzerConnectionError(peer, f"cannot connect to the PTD daemon: {given_up}")
+            raise DaemonUnreachable(peer, f"cannot connect to the PTD daemon: {given_up}")
         remaining = deadline - monotonic()
         if remaining <= 0:
-            raise AnalyzerConnectionError(
+            raise DaemonUnreachable(
                 peer,
                 f"no PTD daemon answered in {policy.connect_timeout_s:g} s ({attempts} attempts, last: {last})",
                 "is it running on that port? PTDaemon over USB can take ~20 s to listen",

@@ -59,7 +59,7 @@ class LiveSource:
     clock: SourceClock | None  # None: the source stamps with this machine's clock
     store: SampleStore = field(default_factory=SampleStore)
     failures: list[str] = field(default_factory=list)
-    _cached: tuple[tuple[int, int, float], SourceSamples] | None = None
+    _cached: tuple[tuple[int, int, float, str | None], SourceSamples] | None = None
 
     @property
     def shift_ns(self) -> int:
@@ -70,7 +70,7 @@ class LiveSource:
         """The views a window reads; rebuilt only when samples arrived or the clock shift moved."""
         shift = self.shift_ns
         clock_s = self.clock.uncertainty_s if self.clock and self.clock.known else 0.0
-        key = (self.store.count, shift, clock_s)
+        key = (self.store.count, shift, clock_s, self.analyzer.unreachable)
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
         samples = SourceSamples(
@@ -81,6 +81,7 @@ class LiveSource:
             clock_uncertainty_s=clock_s,
             counter_update_s=self.analyzer.counter_update_s,
             shift_ns=shift,
+            lost=self.analyzer.unreachable,
         )
         self._cached = (key, samples)
         return samples
@@ -161,6 +162,8 @@ class Monitor:
     def poll(self) -> None:
         """Fetch what every source has: done by the background thread, or by the caller."""
         for source in self.sources:
+            if source.analyzer.unreachable is not None:
+                continue  # each request would wait its whole reconnect time again
             request_ns = time.time_ns()
             try:
                 chunk = source.analyzer.fetch()
@@ -257,6 +260,8 @@ class Monitor:
 
     @staticmethod
     def _covers(source: LiveSource, end_ns: int) -> bool:
+        if source.analyzer.unreachable is not None:
+            return True  # nothing more will come; its measurement says so
         last = source.store.last_time_ns
         return last is not None and last - source.shift_ns >= end_ns
 
@@ -281,7 +286,7 @@ class Monitor:
             self._thread.join(timeout=5)
             self._thread = None
         for source in self.sources:
-            if source.analyzer.running:
+            if source.analyzer.running and source.analyzer.unreachable is None:
                 try:
                     source.analyzer.stop()
                 except AnalyzerError as error:

@@ -4,7 +4,7 @@ and `power-check` (reading a `power-measure` folder) share, so both print the sa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class SourceSamples:
     counter_update_s: float | None = None
     shift_ns: int = 0
     """The source's clock minus the common one: a window [b, e] is [b + shift, e + shift] in its stamps."""
+    lost: str | None = None
+    """Why no further sample will come (the source became unreachable), else None."""
 
     @classmethod
     def from_trace(
@@ -57,6 +59,9 @@ def measure_window(name: str, begin_ns: int, end_ns: int, sources: Sequence[Sour
         for number, columns in enumerate(source.channels, start=1):
             part = window_energy(columns, source.interval_ns, begin, end, source.clock_uncertainty_s)
             channels.append(ChannelEnergy(number, part.energy_j, part.avg_power_w, part.samples))
+        if source.lost is not None and not total.final:
+            lost = f"the source became unreachable before the window ended ({source.lost}): no sample will complete it"
+            total = replace(total, warnings=(*total.warnings, lost))
         results.append(SourceEnergy.of(source.label, total, tuple(channels)))
     return Measurement(name, begin_ns, end_ns, tuple(results))
 
