@@ -73,3 +73,29 @@ def test_scalar_parser_reads_every_fraction_length(seconds: int, nanos: int, dig
     text = f"{moment:%m-%d-%Y %H:%M:%S}" + (f".{fraction}" if digits else "")
     expected = seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if digits else 0)
     assert parse_ptd_time(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789-: .x", max_size=30),
+            st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2199, 12, 31)).map(
+                lambda moment: f"{moment:%m-%d-%Y %H:%M:%S.%f}"[: 20 + moment.microsecond % 7]
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_many_rows_agree_with_one_at_a_time(texts: list[str]) -> None:
+    # Several rows take the vectorised paths (several dates, mixed fraction lengths); each row must
+    # read as the scalar parser reads it alone.
+    parsed, ok = parse_ptd_times(pa.array(texts, type=pa.string()))
+    for text, value, good in zip(texts, parsed.tolist(), ok.tolist(), strict=True):
+        try:
+            expected = parse_ptd_time(text)
+        except ValueError:
+            assert not good and value == 0
+        else:
+            assert good and value == expected
