@@ -27,9 +27,10 @@ _LEGACY_POWER = re.compile(
     r"\b(POWER_BEGIN|POWER_END)\b\s*:?.*?(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?)"
 )
 _LEADING_KEY = re.compile(r'\s*\{\s*"key"\s*:\s*"([^"\\]*)"')
-# A whole MLLOG line as LoadGen writes it: marker, then an object whose first member is the key.
+# An MLLOG record as LoadGen writes it: marker, then an object whose first member is the key, to the
+# line's end. It starts with a literal, so the engine jumps from marker to marker.
 _LEADING_RECORD = re.compile(
-    r'^[^\n]*?:::MLLOG[^\S\n]*(\{[^\S\n]*"key"[^\S\n]*:[^\S\n]*"([^"\\\n]*)"[^\n]*\})[^\S\n]*$', re.M
+    r':::MLLOG[^\S\n]*(\{[^\S\n]*"key"[^\S\n]*:[^\S\n]*"([^"\\\n]*)"[^\n]*\})[^\S\n]*$', re.M
 )
 _MISSING = object()
 
@@ -105,6 +106,8 @@ def read_loadgen_log(path: str | Path, data: bytes | None = None) -> LoadgenLog:
         if line_starts is None:
             line_starts = _line_starts(text)
         number = bisect.bisect_right(line_starts, match.start())
+        if text.find(_MLLOG_MARKER, line_starts[number - 1], match.start()) >= 0:
+            continue  # not the line's first marker: the line is read one by one below
         explained.add(number)
         log._records.setdefault(match.group(2), []).append((number, match.group(1)))
     if len(explained) != text.count(_MLLOG_MARKER) or "POWER_" in text:
