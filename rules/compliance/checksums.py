@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 from rules.compliance.layout import REQUIRED_PATHS
 from rules.compliance.policy import CompliancePolicy
@@ -56,15 +55,6 @@ def made_by_joulebench(record: SessionRecord) -> bool:
     """joulebench's director and client write a `joulebench` section into server.json and client.json
     (the reference has no such key): that, not the handshake string, is the origin marker."""
     return isinstance(record.raw.get("joulebench"), dict)
-
-
-def folder_made_by_joulebench(directory: Path) -> bool:
-    """The folder's `power/server.json` has the `joulebench` section (what `joulebench` is detected by)."""
-    try:
-        data = json.loads((directory / "power" / "server.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and isinstance(data.get("joulebench"), dict)
 
 
 def tool_of(record: SessionRecord) -> str:

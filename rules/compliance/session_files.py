@@ -74,9 +74,9 @@ class SessionRecord:
         return self.messages[0].cmd if self.messages else ""
 
 
-def read_session_record(path: Path, content: bytes | None = None) -> SessionRecord:
-    """client.json or server.json; with `content` (its bytes, read by the caller) the file is not opened."""
-    return session_record(path, load_session_json(path, content))
+def read_session_record(path: Path) -> SessionRecord:
+    """client.json or server.json, read from `path`."""
+    return session_record(path, load_session_json(path))
 
 
 def load_session_json(path: Path, content: bytes | None = None) -> dict[str, Any]:
