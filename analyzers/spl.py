@@ -417,13 +417,20 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
             skipped.append(SkippedLine(line, reason))
         skipped.sort(key=lambda s: s.line or 0)
 
-    watts, flags = _sentinel_flags(watts_raw[keep], watts_parsed[keep])
+    kept = int(keep.sum())
+    every_row = kept == len(keep)
+
+    def rows_kept(values: np.ndarray) -> np.ndarray:
+        # Most files keep every row: no copy through a mask that selects all.
+        return values if every_row else values[keep]
+
+    watts, flags = _sentinel_flags(rows_kept(watts_raw), rows_kept(watts_parsed))
     total = layout.total
     channels = []
     implausible_rows: dict[str, list[np.ndarray]] = {"volts": [], "amps": []}
 
     def quantity(index: int, name: str = "") -> np.ndarray:
-        values = _not_provided(_to_float(table[_column_name(index)])[0][keep])
+        values = _not_provided(rows_kept(_to_float(table[_column_name(index)])[0]))
         if not name:
             return values
         values, implausible = _physical(values, MAX_VOLTS if name == "volts" else MAX_AMPS)
@@ -431,7 +438,7 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
         return values
 
     for block, values in zip(blocks, block_values, strict=True):
-        channel_watts, channel_flags = _sentinel_flags(values[keep], np.ones(int(keep.sum()), dtype=bool))
+        channel_watts, channel_flags = _sentinel_flags(rows_kept(values), np.ones(kept, dtype=bool))
         channels.append(
             ChannelBlock.from_columns(
                 channel_watts,
@@ -443,24 +450,22 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
         )
     if layout.mark is not None:
         codes, names = _marks(table[_column_name(layout.mark)])
-        codes = codes[keep]
+        codes = codes[keep]  # a copy: the Arrow-backed codes are read-only
     else:
-        codes, names = np.full(int(keep.sum()), NO_MARK, dtype=np.int32), ()
+        codes, names = np.full(kept, NO_MARK, dtype=np.int32), ()
     skew = 0
     for time_column in layout.block_times if detail else ():
         block_ns, block_ok = parse_ptd_times(table[_column_name(time_column)])
         usable = keep & block_ok
         if usable.any():
             skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
-    kept = int(keep.sum())
-
     def total_quantity(index: int, name: str = "") -> np.ndarray:
         if not detail:
             return np.full(kept, np.nan)
         return quantity(index, name)
 
     trace = Trace(
-        time_ns=np.ascontiguousarray(time_ns[keep]),
+        time_ns=np.ascontiguousarray(rows_kept(time_ns)),
         watts=watts,
         volts=total_quantity(total.volts, "volts"),
         amps=total_quantity(total.amps, "amps"),
