@@ -49,3 +49,20 @@ def test_every_file_is_opened_once(folder: Path) -> None:
     )}  # fmt: skip
     assert required <= set(inside) <= files
     assert [name for name in opened if not name.startswith(str(folder))] == []
+
+
+def test_a_sample_log_too_large_to_hold_is_streamed_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rules.result_files
+    from rules.inference.folder import InferenceFolder
+    from rules.inference.kind import InferenceKind
+
+    folder = FOLDERS[-1]
+    held = InferenceKind().check(folder, None).to_json()
+    # Every spl.txt of the fixture (tens of kB) now counts as too large: parsed and hashed by streaming.
+    monkeypatch.setattr(rules.result_files, "HELD_BYTES", 10_000)
+    streamed_folder = InferenceFolder(folder)
+    assert not streamed_folder.files.held("run_1/spl.txt")
+    assert streamed_folder.files.held("power/server.json")
+    assert InferenceKind().check(folder, None).to_json() == held

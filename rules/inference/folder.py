@@ -48,10 +48,13 @@ class InferenceFolder:
     def samples(self, run: str, detail: bool) -> SplReadResult:
         """`<run>/spl.txt`, total watts only or every column; SplFormatError or OSError as read_spl's."""
         relative = f"{run}/{SAMPLE_LOG}"
-        return self._once(
-            f"{relative}:{detail}",
-            lambda: read_spl(self.files.path(relative), detail=detail, data=self.files.read(relative)),
-        )
+
+        def parse() -> SplReadResult:
+            # A sample log too large to hold is streamed by the parser itself (see ResultFiles).
+            data = self.files.read(relative) if self.files.held(relative) else None
+            return read_spl(self.files.path(relative), detail=detail, data=data)
+
+        return self._once(f"{relative}:{detail}", parse)
 
     def metric_samples(self, run: str) -> SplReadResult:
         """What the MLPerf mean reads: the detailed parse when it dropped no line (then it keeps the very

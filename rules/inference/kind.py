@@ -155,7 +155,7 @@ class InferenceKind:
                 f"{run / SAMPLE_LOG}: {stats.non_positive} zero, negative, infinite or implausible (over "
                 f"{MAX_READING_W:g} W) readings inside the window were not counted"
             )
-        if _cut_short(folder.files.read(f"{TESTING_DIR}/{SAMPLE_LOG}")):
+        if _cut_short(folder.files.last_byte(f"{TESTING_DIR}/{SAMPLE_LOG}")):
             result.notes.append(
                 f"{run / SAMPLE_LOG}: the last line has no line end, so the file may be cut short; "
                 "that line was read as it stands"
@@ -309,9 +309,9 @@ def _run_date(log: LoadgenLog, begin_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(begin_ns / 1e9, tz=dt.timezone.utc).date()
 
 
-def _cut_short(content: bytes) -> bool:
+def _cut_short(last_byte: bytes) -> bool:
     """A sample log whose last byte is not a line end (a copy or a write that stopped early)."""
-    return bool(content) and content[-1:] not in (b"\n", b"\r")
+    return bool(last_byte) and last_byte not in (b"\n", b"\r")
 
 
 def _clock_offset(folder: InferenceFolder) -> tuple[ClockOffset | None, str | None]:
