@@ -459,6 +459,7 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
         usable = keep & block_ok
         if usable.any():
             skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
+
     def total_quantity(index: int, name: str = "") -> np.ndarray:
         if not detail:
             return np.full(kept, np.nan)
