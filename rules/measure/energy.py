@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzers.nvml.window import window_warning
+from rules.arithmetic import sequential_dot
 
 _SQRT3 = math.sqrt(3.0)
 NS_PER_S = 1_000_000_000
@@ -102,7 +103,7 @@ def window_energy(
     final = last_ns is not None and last_ns >= end_ns
     warnings: list[str] = []
 
-    integrated_j = float(good_watts @ good_overlap) / NS_PER_S
+    integrated_j = sequential_dot(good_watts, good_overlap) / NS_PER_S
     mean_w = integrated_j * NS_PER_S / covered_ns if covered_ns else 0.0
     gap_ns = window_ns - covered_ns
     not_arrived_ns = min(window_ns if last_ns is None else max(0, end_ns - last_ns), gap_ns)
@@ -219,8 +220,8 @@ def _accuracy_j(
     if not len(relative) or not _all_finite(relative):
         return None
     magnitudes = np.abs(watts)
-    bound_j = float((relative * magnitudes) @ overlap_ns) / NS_PER_S
-    covered_j = float(magnitudes @ overlap_ns) / NS_PER_S
+    bound_j = sequential_dot(relative * magnitudes, overlap_ns) / NS_PER_S
+    covered_j = sequential_dot(magnitudes, overlap_ns) / NS_PER_S
     if gap_ns and covered_j:
         bound_j *= abs(energy_j) / covered_j  # the filled gap carries the same relative bound
     return bound_j / _SQRT3

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analyzers.trace import SAMPLE_OK, Trace
+from rules.arithmetic import sequential_dot
 
 UJ_PER_J = 1e6
 SQRT3 = math.sqrt(3.0)
@@ -142,7 +143,7 @@ def from_trace(
         part_rel = relative[lo:hi][usable[lo:hi]]
         meter = None
         if len(part_rel) and np.all(np.isfinite(part_rel)):
-            meter = float(np.dot(part_rel, np.abs(sample_j[lo:hi][usable[lo:hi]]))) / SQRT3 * UJ_PER_J
+            meter = sequential_dot(part_rel, np.abs(sample_j[lo:hi][usable[lo:hi]])) / SQRT3 * UJ_PER_J
         edges = math.hypot(float(sample_j[lo]), float(sample_j[hi - 1])) / SQRT12 * UJ_PER_J
         windows.append(
             _window(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rules.arithmetic import sequential_sum
 from rules.errors import InputError
 from rules.training.integration import Integration, count_readings
 from rules.training.mllog import MllogEvent, PowerLog
@@ -38,12 +39,6 @@ class NodeEnergy:
     last_reading_ns: int | None = None
 
 
-def _sequential_sum(terms: np.ndarray) -> float:
-    """Left to right, as the summarizer's loop adds: the same digits on every machine (np.dot hands the
-    sum to whichever BLAS is installed, and numpy 2.4's changed the last digit of a published run)."""
-    return float(np.cumsum(terms)[-1]) if len(terms) else 0.0
-
-
 def node_energy(log: PowerLog, ttt_ns: int, order: Integration = Integration.MEASURED) -> NodeEnergy:
     """Energy of one node for a run lasting `ttt_ns`, the readings counted as `order` counts them.
 
@@ -60,9 +55,10 @@ def node_energy(log: PowerLog, ttt_ns: int, order: Integration = Integration.MEA
 
     p = counted.watts
     width_s = counted.width_ns.astype(np.float64) / NS_PER_S
-    rectangles_ws = _sequential_sum(p * width_s)
+    # Left to right, as the summarizer's loop adds (rules/arithmetic.py says why not np.dot).
+    rectangles_ws = sequential_sum(p * width_s)
     previous_p = np.concatenate(([p[0]], p[:-1]))
-    trapezoid_ws = _sequential_sum((p + previous_p) / 2 * width_s)
+    trapezoid_ws = sequential_sum((p + previous_p) / 2 * width_s)
     eta = _efficiency(log, counted.efficiency_line)
     scale = eta * ttt_ns / window_ns
     return NodeEnergy(
