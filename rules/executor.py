@@ -18,14 +18,16 @@ from typing import Protocol, TypeVar
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+Task = Callable[[Item], Outcome]
+OnFailure = Callable[[Item, BaseException], Outcome]
 
 
 class Executor(Protocol):
     def run(
         self,
-        task: Callable[[Item], Outcome],
+        task: Task[Item, Outcome],
         items: Iterable[Item],
-        on_failure: Callable[[Item, BaseException], Outcome],
+        on_failure: OnFailure[Item, Outcome],
     ) -> Iterator[Outcome]:
         """task(item) for every item, in the items' order."""
         ...
@@ -34,9 +36,9 @@ class Executor(Protocol):
 class InProcess:
     def run(
         self,
-        task: Callable[[Item], Outcome],
+        task: Task[Item, Outcome],
         items: Iterable[Item],
-        on_failure: Callable[[Item, BaseException], Outcome],
+        on_failure: OnFailure[Item, Outcome],
     ) -> Iterator[Outcome]:
         for item in items:
             try:
@@ -54,9 +56,9 @@ class ProcessPool:
 
     def run(
         self,
-        task: Callable[[Item], Outcome],
+        task: Task[Item, Outcome],
         items: Iterable[Item],
-        on_failure: Callable[[Item, BaseException], Outcome],
+        on_failure: OnFailure[Item, Outcome],
     ) -> Iterator[Outcome]:
         # fork where the platform has it: workers start in milliseconds with every module already
         # imported (spawn would import numpy and pyarrow again in each).
@@ -72,9 +74,7 @@ class ProcessPool:
                 yield _outcome(*pending.popleft(), on_failure)
 
 
-def _outcome(
-    item: Item, future: Future[Outcome], on_failure: Callable[[Item, BaseException], Outcome]
-) -> Outcome:
+def _outcome(item: Item, future: Future[Outcome], on_failure: OnFailure[Item, Outcome]) -> Outcome:
     try:
         return future.result()
     except Exception as error:  # the task raised in the worker, or the worker died (BrokenProcessPool)

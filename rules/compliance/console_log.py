@@ -2,8 +2,9 @@
 
 Every line is classified at once (timestamp, ERROR, WARNING) by numpy on a matrix of each line's first
 bytes; only the lines a check must read further (WARNING lines for the uncertainty pattern, the few
-candidates for a Go mark or `Completed test`, those quoted as evidence) become Python strings. Unlike the reference checker the scan never stops at the first finding: every ERROR and
-WARNING is counted and the first of each kind is quoted with its line number.
+candidates for a Go mark or `Completed test`, those quoted as evidence) become strings. Unlike the
+reference checker the scan never stops at the first finding: every ERROR and WARNING is counted
+and the first of each kind is quoted with its line number.
 """
 
 from __future__ import annotations
@@ -107,8 +108,7 @@ class ConsoleLog:
         encoded = text.encode("utf-8")
         lengths = self.ends - self.starts - _MESSAGE_START
         keep = self.stamped & ((lengths == len(encoded)) if exact else (lengths >= len(encoded)))
-        head = encoded[:_TAG_WIDTH]
-        keep &= (self._tags[:, : len(head)] == np.frombuffer(head, dtype=np.uint8)).all(axis=1)
+        keep &= _starts_with(self._tags, lengths, encoded[:_TAG_WIDTH])
         return [int(row) for row in np.flatnonzero(keep)]
 
 

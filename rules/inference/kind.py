@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,10 +331,6 @@ def _ranging_average(folder: InferenceFolder, notes: list[str], shift_ns: int = 
         and folder.files.is_file(f"{RANGING_DIR}/{SAMPLE_LOG}")
     ):
         return None
-    if folder.files.listing("power") is not None:
-        # The compliance checks parse every column of ranging's spl.txt; parsed first, the mean shares it.
-        with contextlib.suppress(SplFormatError, OSError):
-            folder.samples(RANGING_DIR, detail=True)
     try:
         log = folder.loadgen_log(RANGING_DIR)
         stats = window_stats(
