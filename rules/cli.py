@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-rulesets", action="store_true", help="print the rule sets, one per line")
     parser.add_argument("--junit", metavar="FILE", help="also write the compliance checks as JUnit XML")
     parser.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write an HTML report: DIR/index.html and one page per result with its plots "
+        "(opens with no network; needs the report extra)",
+    )
+    parser.add_argument(
         "--verbose", "-v", action="store_true", help="list passed compliance checks too (human output)"
     )
     parser.add_argument(
@@ -248,6 +254,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except UnknownRulesetError as error:
             print(f"power-check: {error}", file=sys.stderr)
             return EXIT_UNUSABLE
+    if args.report:
+        from rules.report.writer import ReportError, plotly_bundle
+
+        try:
+            plotly_bundle()  # before the walk: a missing library is said at once, not after minutes
+        except ReportError as error:
+            print(f"power-check: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
     outcomes = check_paths(args.paths, args.ruleset, args.jobs)
     if args.json:
         json.dump([json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
@@ -268,7 +282,25 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"power-check: {args.junit}: cannot write: {error.strerror}", file=sys.stderr)
             return EXIT_UNUSABLE
+    if args.report:
+        return _write_report(outcomes, Path(args.report), args.jobs) or exit_status(outcomes)
     return exit_status(outcomes)
+
+
+def _write_report(outcomes: Sequence[CheckResult | Unusable], directory: Path, jobs: int) -> int:
+    """Write the report; EXIT_UNUSABLE when it or any page could not be written, else 0."""
+    from rules.report.writer import ReportError, Unreported, write_report
+
+    entries = [o if isinstance(o, CheckResult) else Unreported(o.path, o.kind, o.sentence) for o in outcomes]
+    try:
+        index, problems = write_report(entries, directory, jobs)
+    except ReportError as error:
+        print(f"power-check: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    for problem in problems:
+        print(f"power-check: {problem}", file=sys.stderr)
+    print(f"power-check: report written to {index}", file=sys.stderr)
+    return EXIT_UNUSABLE if problems else 0
 
 
 def _junit_suite(outcome: CheckResult | Unusable) -> tuple[str, Any, str | None]:

@@ -217,6 +217,7 @@ def _run_energy(
     parts = node_parts + [switch_energy(read_power_log(p), ttt_ns) for p in files.switches]
     tally.log_notes.update(note for part in parts for note in part.notes)
     base.energy_j = sum(p.energy_j for p in parts)
+    base.node_energy_j = tuple(p.energy_j for p in node_parts)
     base.samples = sum(p.samples for p in node_parts)
     tally.readings += [
         NodeReadings(

@@ -26,6 +26,8 @@ class RunEnergy:
     samples: int = 0
     uncertainty_j: float | None = None
     dropped: bool = False
+    node_energy_j: tuple[float, ...] = ()
+    """Each node's share (J), in the order of the run's node logs; switches are in `energy_j` only."""
 
     def to_json(self) -> dict[str, object]:
         return {
