@@ -1,10 +1,12 @@
-"""`power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD ...`
+"""`power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json] -- CMD ...`
 
 Runs CMD while sampling every source, and prints the energy of the whole command and of every
 window the command named through the mark protocol (`JOULEBENCH_MARKS`, `power_client.marks`).
 The table goes to stderr (stdout is the command's); `--json` prints the result document on stdout
 after the command's own output; `--output DIR` writes it with the traces (`power-check DIR`
-recomputes it). The exit status is the command's (128 + N when a signal N ended it).
+recomputes it); `--report DIR` writes an HTML page of the trace with the windows and marks over it
+(and the folder into DIR/measurement unless `--output` names one). The exit status is the command's
+(128 + N when a signal N ended it; 2 when it succeeded but the report could not be written).
 
 Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to the command. A terminal's Ctrl-C
 already reaches the command (it is in the terminal's foreground group with us), so SIGINT is passed
@@ -39,11 +41,12 @@ EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 COMMAND_WINDOW = "command"
+REPORT_DATA_DIR = "measurement"
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 USAGE = (
-    "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--json] -- CMD [ARG...]\n"
-    "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [...]  (energy per phase, operator)"
+    "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json] -- CMD [ARG...]\n"
+    "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)"
 )
 
 
@@ -65,6 +68,7 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         "sources": [],
         "interval_ms": 100,
         "output": None,
+        "report": None,
         "json": False,
         "command": command,
     }
@@ -72,7 +76,7 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
     i = 0
     while i < len(options):
         option = options[i]
-        takes_value = option in ("--source", "--interval-ms", "--output", "--driver", "--device")
+        takes_value = option in ("--source", "--interval-ms", "--output", "--report", "--driver", "--device")
         if takes_value and i + 1 >= len(options):
             raise UsageError(f"{option} needs a value")
         value = options[i + 1] if takes_value else ""
@@ -84,6 +88,8 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
             parsed["interval_ms"] = int(value)
         elif option == "--output":
             parsed["output"] = Path(value)
+        elif option == "--report":
+            parsed["report"] = Path(value)
         elif option == "--driver":
             driver = value
         elif option == "--device":
@@ -99,6 +105,8 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         parsed["sources"].append(source_from_aliases(driver, device))
     if not parsed["sources"]:
         parsed["sources"].append(parse_source("simulated"))
+    if parsed["report"] is not None and parsed["output"] is None:
+        parsed["output"] = parsed["report"] / REPORT_DATA_DIR
     return parsed
 
 
@@ -120,6 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceSpecError as error:
         print(f"power-measure: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if options["report"] is not None:
+        from rules.report.writer import ReportError, plotly_bundle
+
+        try:
+            plotly_bundle()  # before the command runs: a missing library is said now, not after it
+        except ReportError as error:
+            print(f"power-measure: {error}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         monitor = Monitor(options["sources"], options["interval_ms"])
     except AnalyzerError as error:
@@ -171,9 +187,26 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
         traces = list(monitor.traces().values())
         write_measure_folder(options["output"], json.loads(json.dumps(document, allow_nan=False)), traces)
         print(f"power-measure: wrote {options['output']} (power-check {options['output']})", file=sys.stderr)
+    if options["report"] is not None and not _write_report(options["output"], options["report"]):
+        exit_status = exit_status or EXIT_USAGE
     if options["json"]:
         print(json.dumps(document, indent=2, allow_nan=False))
     return exit_status
+
+
+def _write_report(folder: Path, directory: Path) -> bool:
+    from rules.errors import InputError
+    from rules.report.writer import ReportError, write_measure_report
+
+    try:
+        index, problems = write_measure_report(folder, directory)
+    except (ReportError, InputError) as error:
+        print(f"power-measure: {error}", file=sys.stderr)
+        return False
+    for problem in problems:
+        print(f"power-measure: {problem}", file=sys.stderr)
+    print(f"power-measure: report written to {index}", file=sys.stderr)
+    return not problems
 
 
 def _on_mark(monitor: Monitor, event: MarkEvent, notes: list[str]) -> None:

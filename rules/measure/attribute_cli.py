@@ -1,11 +1,12 @@
 """`power-measure attribute --profile PROFILE.json --power MEASURE_DIR`: energy per phase and operator.
 
     power-measure attribute --profile trace.json --power out/job [--source LABEL] [--top N]
-                            [--align-mark NAME | --offset-ns N] [--json]
+                            [--align-mark NAME | --offset-ns N] [--report DIR] [--json]
 
 The power side is a `power-measure --output` folder; the profile, a Chrome trace (PyTorch's
 `export_chrome_trace`). In Python: `rules.measure.attribute_cli.attribute_folder(...)`.
-Exit status: 0 done, 2 unusable input (one sentence naming the file).
+`--report DIR` also writes the folder's HTML page with the energy per phase and operator as bars.
+Exit status: 0 done, 2 unusable input (one sentence naming the file) or a report not written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rules.measure.folder import read_measure_folder
 
 USAGE = (
     "usage: power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--source LABEL] [--top N] "
-    "[--align-mark NAME | --offset-ns N] [--json]"
+    "[--align-mark NAME | --offset-ns N] [--report DIR] [--json]"
 )
 
 
@@ -114,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
         if option == "--json":
             as_json = True
         elif (
-            option in ("--profile", "--power", "--source", "--top", "--align-mark", "--offset-ns")
+            option in ("--profile", "--power", "--source", "--top", "--align-mark", "--offset-ns", "--report")
             and arguments
         ):
             options[option] = arguments.pop(0)
@@ -152,4 +153,20 @@ def main(argv: Sequence[str]) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print("\n".join(format_attribution(result, int(options.get("--top", "15")))))
+    if "--report" in options:
+        return _write_report(Path(options["--power"]), Path(options["--report"]), result)
     return 0
+
+
+def _write_report(folder: Path, directory: Path, result: Attribution) -> int:
+    from rules.report.writer import ReportError, write_measure_report
+
+    try:
+        index, problems = write_measure_report(folder, directory, result)
+    except (ReportError, InputError) as error:
+        print(f"power-measure attribute: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"power-measure attribute: {problem}", file=sys.stderr)
+    print(f"power-measure attribute: report written to {index}", file=sys.stderr)
+    return 2 if problems else 0
