@@ -63,6 +63,7 @@ class DemoResult:
     truth_energy_per_query_j: float
     truth_avg_power_w: float
     wall_s: float
+    report: Path | None = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,8 +163,10 @@ def run_demo(
             raise DemoError(
                 f"power-client failed (exit status {status}); the director's log is {base / 'director.log'}"
             )
+    # The report beside the submission's performance/ folder, where MLPerf keeps what is not checked.
+    report = base / "performance-extras" / "report"
     check = subprocess.run(
-        [sys.executable, "-m", "rules.cli", "--json", str(folder)],
+        [sys.executable, "-m", "rules.cli", "--json", "--report", str(report), str(folder)],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -176,8 +179,16 @@ def run_demo(
             f"power-check gave no result: {check.stderr.strip() or check.stdout.strip()}"
         ) from None
     truth_j, truth_w = _ground_truth(truth, folder, round(skew_s * 1e9))
+    written = report / "index.html"
     return DemoResult(
-        scenario, folder, outcome, check.returncode, truth_j, truth_w, time.monotonic() - started
+        scenario,
+        folder,
+        outcome,
+        check.returncode,
+        truth_j,
+        truth_w,
+        time.monotonic() - started,
+        written if written.is_file() else None,
     )
 
 
@@ -317,6 +328,7 @@ def result_json(result: DemoResult) -> dict[str, Any]:
         "truth_avg_power_w": result.truth_avg_power_w,
         "check_status": result.check_status,
         "check": result.check,
+        "report": str(result.report) if result.report else None,
     }
 
 
@@ -364,6 +376,8 @@ def print_result(result: DemoResult, out: TextIO) -> None:
         for failure in failed:
             print(f"           FAIL {failure['id']}: {failure['message']}", file=out)
     print(f"folder     {result.folder}", file=out)
+    if result.report is not None:
+        print(f"report     {result.report} (open it in a browser)", file=out)
     print(f"wall time  {result.wall_s:.1f} s", file=out)
 
 

@@ -77,6 +77,11 @@ def test_demo_singlestream_offline_and_skewed_clock_match_the_ground_truth(tmp_p
         assert folder == tmp_path / ("skewed" if name == "skewed" else "plain") / scenario / "performance"
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         assert files == MLPERF_FILES
+        # The report lies beside performance/, where MLPerf keeps what it does not check.
+        report = Path(result["report"])
+        assert report == folder.parent / "performance-extras" / "report" / "index.html"
+        (page,) = (report.parent / "results").glob("*.html")
+        assert 'id="plot-power"' in page.read_text() and 'id="plot-ranging"' in page.read_text()
         check = result["check"]
         assert check["scenario"] == scenario
         assert check["valid"] is True and check["errors"] == []
