@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analyzers.android import AndroidAnalyzer
 from analyzers.base import Identity
 from analyzers.errors import AnalyzerError, AnalyzerStateError
 from analyzers.ipmi import IpmiAnalyzer
@@ -102,15 +103,16 @@ def test_only_the_two_bases_start_sampling_threads() -> None:
         if "threading.Thread(" in path.read_text(encoding="utf-8")
     )
     not_sampling = {
+        "android/analyzer.py",  # drains adb's stderr, so a disconnect is said in adb's own words
         "ptd/client_launch.py",  # copies a launched daemon's console into its log file
         "ptd/server.py",  # the PTD daemon's listener and its pump (it fetches from a driver, not a meter)
         "redfish/service.py",  # the asyncio loop the HTTP client runs on
     }
     assert [p for p in starting if p not in not_sampling] == ["polling.py", "streaming.py"]
-    for driver in (Lpm01aAnalyzer, YokogawaAnalyzer, SimulatedAnalyzer, PtdAnalyzer):
+    for driver in (Lpm01aAnalyzer, YokogawaAnalyzer, SimulatedAnalyzer, PtdAnalyzer, AndroidAnalyzer):
         assert issubclass(driver, StreamedAnalyzer)
     assert SimulatedAnalyzer.on_demand and PtdAnalyzer.on_demand  # no thread: they produce when asked
-    assert not Lpm01aAnalyzer.on_demand and not YokogawaAnalyzer.on_demand
+    assert not Lpm01aAnalyzer.on_demand and not YokogawaAnalyzer.on_demand and not AndroidAnalyzer.on_demand
     for driver in (NvmlAnalyzer, RaplAnalyzer, RedfishAnalyzer, IpmiAnalyzer):
         assert issubclass(driver, PolledAnalyzer)
 
@@ -152,6 +154,10 @@ def test_streamed_samples_before_a_failure_come_first_then_the_failure() -> None
 # Where each registered driver is shown to keep the contract through its own fake: buffered samples
 # first, the failure with the next call. A new driver fails this test until it names its proof.
 CONTRACT_PROOFS = {
+    "android": (
+        "test_android",
+        "test_an_unplugged_device_keeps_the_samples_before_and_then_says_it_went_away",
+    ),
     "ipmi": ("test_ipmi", "test_bmcs_over_lan_with_the_password_from_a_file_never_argv"),
     "lpm01a": ("test_lpm01a", "test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so"),
     "nvml": ("test_nvml", "test_a_lost_gpu_flags_its_channel_and_is_reported"),
