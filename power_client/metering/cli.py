@@ -8,6 +8,10 @@ recomputes it); `--report DIR` writes an HTML page of the trace with the windows
 (and the folder into DIR/measurement unless `--output` names one). The exit status is the command's
 (128 + N when a signal N ended it; 2 when it succeeded but the report could not be written).
 
+Phones: `--logcat-begin REGEX` / `--logcat-end REGEX` begin and end the window the first group of a
+matching line of `adb logcat` names (`--logcat-device SERIAL`, default the android source's device),
+for apps that log their benchmarks (the MLPerf Mobile app): `power_client.metering.logcat`.
+
 Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to the command. A terminal's Ctrl-C
 already reaches the command (it is in the terminal's foreground group with us), so SIGINT is passed
 on only when we are not in a terminal's foreground (CI, a service manager), never twice.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +35,7 @@ from typing import Any
 
 from analyzers.errors import AnalyzerError
 from analyzers.source_spec import SourceSpecError, parse_source, source_from_aliases
+from power_client.metering.logcat import LogcatMarks, LogcatPatternError, LogcatRule
 from power_client.metering.marks import MARKS_ENV, MarkEvent, MarkReader
 from power_client.metering.monitor import Monitor, MonitorError
 from rules.measure.folder import FORMAT, write_measure_folder
@@ -45,7 +51,8 @@ REPORT_DATA_DIR = "measurement"
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 USAGE = (
-    "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json] -- CMD [ARG...]\n"
+    "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json]\n"
+    "                     [--logcat-begin REGEX] [--logcat-end REGEX] [--logcat-device SERIAL] -- CMD [ARG...]\n"
     "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)"
 )
 
@@ -70,13 +77,25 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         "output": None,
         "report": None,
         "json": False,
+        "logcat_rules": [],
+        "logcat_device": None,
         "command": command,
     }
     driver = device = None
     i = 0
     while i < len(options):
         option = options[i]
-        takes_value = option in ("--source", "--interval-ms", "--output", "--report", "--driver", "--device")
+        takes_value = option in (
+            "--source",
+            "--interval-ms",
+            "--output",
+            "--report",
+            "--driver",
+            "--device",
+            "--logcat-begin",
+            "--logcat-end",
+            "--logcat-device",
+        )
         if takes_value and i + 1 >= len(options):
             raise UsageError(f"{option} needs a value")
         value = options[i + 1] if takes_value else ""
@@ -90,6 +109,13 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
             parsed["output"] = Path(value)
         elif option == "--report":
             parsed["report"] = Path(value)
+        elif option in ("--logcat-begin", "--logcat-end"):
+            try:
+                parsed["logcat_rules"].append(LogcatRule.of(option.removeprefix("--logcat-"), value))
+            except LogcatPatternError as error:
+                raise UsageError(str(error)) from None
+        elif option == "--logcat-device":
+            parsed["logcat_device"] = value
         elif option == "--driver":
             driver = value
         elif option == "--device":
@@ -105,6 +131,11 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         parsed["sources"].append(source_from_aliases(driver, device))
     if not parsed["sources"]:
         parsed["sources"].append(parse_source("simulated"))
+    if parsed["logcat_rules"] and parsed["logcat_device"] is None:
+        phones = [spec.device for spec in parsed["sources"] if spec.driver == "android"]
+        if not phones:
+            raise UsageError("--logcat-begin/--logcat-end need an android source or --logcat-device SERIAL")
+        parsed["logcat_device"] = phones[0]
     if parsed["report"] is not None and parsed["output"] is None:
         parsed["output"] = parsed["report"] / REPORT_DATA_DIR
     return parsed
@@ -136,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ReportError as error:
             print(f"power-measure: {error}", file=sys.stderr)
             return EXIT_USAGE
+    if options["logcat_rules"] and _adb(options) is None:
+        print(
+            "power-measure: --logcat-begin/--logcat-end: adb is not installed or not on PATH", file=sys.stderr
+        )
+        return EXIT_USAGE
     try:
         monitor = Monitor(options["sources"], options["interval_ms"])
     except AnalyzerError as error:
@@ -152,6 +188,7 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
         os.mkfifo(fifo, 0o600)
         reader = MarkReader(fifo, lambda event: _on_mark(monitor, event, notes), notes.append)
         env = {**os.environ, MARKS_ENV: fifo}
+        logcat = _logcat(options)
         monitor.begin_window(COMMAND_WINDOW)
         try:
             child = subprocess.Popen(options["command"], env=env)
@@ -166,6 +203,11 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
         status = _wait_forwarding_signals(child)
         ended_ns = time.time_ns()
         reader.close()
+    if logcat is not None:
+        events, logcat_notes = logcat.close()
+        notes += logcat_notes
+        for event in sorted(events, key=lambda e: e.time_ns):
+            _on_mark(monitor, event, notes)
     for name in monitor.open_windows():
         if name != COMMAND_WINDOW:
             notes.append(f"window {name!r} was never ended: it ends where the command exited")
@@ -192,6 +234,23 @@ def _run(monitor: Monitor, options: dict[str, Any]) -> int:
     if options["json"]:
         print(json.dumps(document, indent=2, allow_nan=False))
     return exit_status
+
+
+def _adb(options: dict[str, Any]) -> str | None:
+    """The adb the android source uses (its `adb=` option), found on PATH; None when it is not there."""
+    adb = next(
+        (str(s.options["adb"]) for s in options["sources"] if s.driver == "android" and "adb" in s.options),
+        "adb",
+    )
+    return shutil.which(adb)
+
+
+def _logcat(options: dict[str, Any]) -> LogcatMarks | None:
+    """The device log reader `--logcat-begin/--logcat-end` asked for (before the command starts)."""
+    adb = _adb(options)
+    if not options["logcat_rules"] or adb is None:
+        return None
+    return LogcatMarks(adb, options["logcat_device"], options["logcat_rules"])
 
 
 def _write_report(folder: Path, directory: Path) -> bool:
