@@ -13,7 +13,7 @@ from rules.errors import InputError
 from rules.inference.folder import RANGING_DIR, TESTING_DIR, InferenceFolder
 from rules.inference.kind import InferenceResult
 from rules.report.page import Figure, Page, sort_checks
-from rules.report.plots import axes, flag_markers, gap_spans, power_line, span
+from rules.report.plots import MAX_SHAPES, axes, flag_markers, gap_spans, power_line, span
 from rules.report.summary import headline, verdict_badges
 
 SECTIONS = {
@@ -108,7 +108,7 @@ def _power_figure(run: RunTrace, result: InferenceResult, checks: list) -> Figur
         f"({window_s:.3f} s"
         + (f", edges ± {bound_s * 1e3:.3f} ms clock bound" if bound_s else "")
         + f"); red: {gap_count} gap(s) longer than 2.5 sampling steps"
-        + (" (the first 200 shaded)" if gap_count > 200 else "")
+        + (f" (the first {MAX_SHAPES} shaded)" if gap_count > MAX_SHAPES else "")
         + "; lines show each pixel column's minimum and maximum."
     )
     return Figure(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rules.compliance.verdict import failing
 from rules.executor import executor_for
 from rules.report.page import PLOTLY_ASSET, STYLE, Page, escape, render_page
 from rules.report.summary import metric_text, verdict_badges
@@ -147,14 +148,13 @@ def _page_failed(item: _PageItem, error: BaseException) -> IndexRow:
 
 
 def _row(result: CheckResult, href: str | None, problem: str = "") -> IndexRow:
-    failing = ", ".join(c.id for c in result.checks or [] if c.verdict.value == "FAIL")
     return IndexRow(
         result.path,
         result.kind,
         result.scenario,
         metric_text(result),
         tuple(verdict_badges(result)),
-        failing,
+        ", ".join(failing(result.checks)),
         href,
         problem,
     )
