@@ -8,14 +8,13 @@ opens with no network (plotly.js lies beside the pages).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rules.atomic import write_text_atomically
 from rules.compliance.verdict import failing
 from rules.executor import executor_for
 from rules.report.page import PLOTLY_ASSET, STYLE, Page, escape, render_page
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from rules.measure.attribution import Attribution
 
 PAGES_DIR = "results"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 INDEX = "index.html"
 
 
@@ -78,7 +75,7 @@ def write_report(
     bundle = plotly_bundle()
     try:
         (directory / PAGES_DIR).mkdir(parents=True, exist_ok=True)
-        write_atomically(directory / PLOTLY_ASSET, bundle)
+        write_text_atomically(directory / PLOTLY_ASSET, bundle)
     except OSError as error:
         raise ReportError(f"{directory}: cannot write the report: {error.strerror}") from None
     extras = attributions or {}
@@ -96,7 +93,7 @@ def write_report(
     ]
     index = directory / INDEX
     try:
-        write_atomically(index, render_index(rows))
+        write_text_atomically(index, render_index(rows))
     except OSError as error:
         raise ReportError(f"{index}: cannot write: {error.strerror}") from None
     return index, [row.problem for row in drawn_rows if row.href is None]
@@ -135,7 +132,9 @@ def _write_page(item: _PageItem) -> IndexRow:
     number, result, directory, attribution = item
     name = f"{number + 1:03d}-{_slug(result.path)}.html"
     page = page_for(result, attribution)
-    write_atomically(directory / PAGES_DIR / name, render_page(page, f"../{PLOTLY_ASSET}", f"../{INDEX}"))
+    write_text_atomically(
+        directory / PAGES_DIR / name, render_page(page, f"../{PLOTLY_ASSET}", f"../{INDEX}")
+    )
     return _row(result, f"{PAGES_DIR}/{name}")
 
 
@@ -185,19 +184,6 @@ def render_index(rows: Sequence[IndexRow]) -> str:
         '<table class="index"><tr><th>result</th><th>kind</th><th>scenario</th><th>metric</th>'
         "<th>verdicts</th><th>failing checks</th></tr>\n" + "\n".join(body) + "\n</table>\n</body></html>\n"
     )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder: no reader sees half a page."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the report from its readers
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_measure_report(
