@@ -23,7 +23,7 @@ import numpy as np
 from rules.compliance.junit import write_junit
 from rules.compliance.report import report_lines
 from rules.errors import InputError
-from rules.executor import default_workers, executor_for
+from rules.executor import DaskUnavailable, default_workers, executor_for
 from rules.kinds import ResultKind, registered_kinds
 from rules.result import CSV_COLUMNS, CheckResult, json_safe
 from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-rulesets", action="store_true", help="print the rule sets, one per line")
     parser.add_argument("--junit", metavar="FILE", help="also write the compliance checks as JUnit XML")
     parser.add_argument(
+        "--parquet",
+        metavar="FILE",
+        help="also write the results as Parquet tables: FILE (one row per result) and FILE's .checks, "
+        ".runs, .nodes and .windows siblings",
+    )
+    parser.add_argument(
         "--report",
         metavar="DIR",
         help="also write an HTML report: DIR/index.html and one page per result with its plots "
@@ -88,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=default_workers(),
         metavar="N",
         help="check folders in N processes (default: this machine's cores, here %(default)s; 1: in this one)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="check the folders on a Dask cluster: a scheduler's address (tcp://host:8786) whose workers "
+        "see the same paths, or 'local' for one on this machine's cores (needs the dask extra)",
     )
     return parser
 
@@ -115,8 +127,11 @@ def walk(root: Path, kinds: Sequence[ResultKind]) -> Iterator[tuple[Path, Result
             subdirectories.sort()
 
 
-def check_paths(paths: Sequence[str], ruleset: str | None, jobs: int = 1) -> list[CheckResult | Unusable]:
-    """Every result under `paths`, in walk order; `jobs` processes check the folders (1: this one)."""
+def check_paths(
+    paths: Sequence[str], ruleset: str | None, jobs: int = 1, dask: str | None = None
+) -> list[CheckResult | Unusable]:
+    """Every result under `paths`, in walk order; `jobs` processes check the folders (1: this one), or
+    the Dask cluster at `dask` (DaskUnavailable when it cannot be used)."""
     kinds = registered_kinds()
     found: list[Unusable | tuple[Path, ResultKind, str | None]] = []
     for raw in paths:
@@ -129,7 +144,7 @@ def check_paths(paths: Sequence[str], ruleset: str | None, jobs: int = 1) -> lis
         if len(found) == before:
             found.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
     folders = [entry for entry in found if not isinstance(entry, Unusable)]
-    executor = executor_for(jobs if len(folders) > 1 else 1)
+    executor = executor_for(jobs if len(folders) > 1 else 1, dask)
     checked = executor.run(_check_item, folders, _worker_failed)
     return [entry if isinstance(entry, Unusable) else next(checked) for entry in found]
 
@@ -262,7 +277,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except ReportError as error:
             print(f"power-check: {error}", file=sys.stderr)
             return EXIT_UNUSABLE
-    outcomes = check_paths(args.paths, args.ruleset, args.jobs)
+    try:
+        outcomes = check_paths(args.paths, args.ruleset, args.jobs, args.dask)
+    except DaskUnavailable as error:
+        print(f"power-check: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     if args.json:
         json.dump([json_safe(o.to_json()) for o in outcomes], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -281,6 +300,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             write_junit(Path(args.junit), [_junit_suite(o) for o in outcomes])
         except OSError as error:
             print(f"power-check: {args.junit}: cannot write: {error.strerror}", file=sys.stderr)
+            return EXIT_UNUSABLE
+    if args.parquet:
+        try:
+            from rules.tables import write_tables
+
+            write_tables(outcomes, Path(args.parquet))
+        except OSError as error:
+            print(f"power-check: {args.parquet}: cannot write: {error.strerror or error}", file=sys.stderr)
             return EXIT_UNUSABLE
     if args.report:
         return _write_report(outcomes, Path(args.report), args.jobs) or exit_status(outcomes)

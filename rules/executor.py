@@ -4,7 +4,8 @@ Folders are independent and each check is CPU-bound Python, so the only way to u
 is more than one process. Both backends take the same task and the same items and give the outcomes
 back in the items' order, so output does not depend on `-j`. A task that raises (or a worker that
 dies) becomes the outcome `on_failure` makes of it: one sentence for that item, the walk goes on.
-A further backend (a Dask cluster, for checks larger than one machine) is one more class with `run`.
+`DaskCluster` takes the same tasks past one machine: a `dask.distributed` scheduler's address, or a
+cluster of this machine's cores started for the walk (`power-check --dask ADDRESS|local`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -81,6 +82,71 @@ def _outcome(item: Item, future: Future[Outcome], on_failure: OnFailure[Item, Ou
         return on_failure(item, error)
 
 
+class DaskUnavailable(Exception):
+    """The Dask backend cannot run (no `distributed`, no scheduler at the address): one sentence."""
+
+
+class DaskCluster:
+    """Each item a Dask task; at most `window` in flight, outcomes in the items' order.
+
+    `address` is a scheduler (`tcp://host:8786`) whose workers have this package installed and see
+    the data at the same paths, or `local`: a cluster of this machine's cores, one single-threaded
+    worker process each, on 127.0.0.1, for the walk only."""
+
+    def __init__(self, address: str, window: int = 256) -> None:
+        self.address = address
+        self.window = window
+
+    def run(
+        self,
+        task: Task[Item, Outcome],
+        items: Iterable[Item],
+        on_failure: OnFailure[Item, Outcome],
+    ) -> Iterator[Outcome]:
+        client, cluster = self._connect()
+        try:
+            pending: deque[tuple[Item, Any]] = deque()
+            for item in items:
+                pending.append((item, client.submit(task, item, pure=False)))
+                if len(pending) >= self.window:
+                    yield _dask_outcome(*pending.popleft(), on_failure)
+            while pending:
+                yield _dask_outcome(*pending.popleft(), on_failure)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _connect(self) -> tuple[Any, Any]:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise DaskUnavailable(
+                "--dask needs dask's distributed scheduler: pip install 'joulebench[dask]'"
+            ) from None
+        if self.address == "local":
+            cluster = LocalCluster(
+                n_workers=default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            return Client(cluster), cluster
+        try:
+            return Client(self.address, timeout=10), None
+        except (OSError, TimeoutError) as error:
+            raise DaskUnavailable(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
+
+
+def _dask_outcome(item: Item, future: Any, on_failure: OnFailure[Item, Outcome]) -> Outcome:
+    try:
+        outcome: Outcome = future.result()
+        return outcome
+    except Exception as error:  # the task raised on its worker, or the worker died (KilledWorker)
+        return on_failure(item, error)
+
+
 def default_workers() -> int:
     """The cores this process may run on (a container's CPU set, not the host's count)."""
     try:
@@ -89,5 +155,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def executor_for(workers: int) -> Executor:
+def executor_for(workers: int, dask: str | None = None) -> Executor:
+    if dask:
+        return DaskCluster(dask)
     return InProcess() if workers <= 1 else ProcessPool(workers)

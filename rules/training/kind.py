@@ -189,6 +189,7 @@ def _run_energy(
         converged=False,
         nodes=len(files.nodes),
         switches=len(files.switches),
+        node_logs=tuple(path.name for path in files.nodes),
     )
     if start is None or stop is None:
         missing = "run_start" if start is None else "run_stop"

@@ -27,7 +27,9 @@ class RunEnergy:
     uncertainty_j: float | None = None
     dropped: bool = False
     node_energy_j: tuple[float, ...] = ()
-    """Each node's share (J), in the order of the run's node logs; switches are in `energy_j` only."""
+    """Each node's share (J), in the order of `node_logs`; switches are in `energy_j` only."""
+    node_logs: tuple[str, ...] = ()
+    """The file names of the run's node power logs."""
 
     def to_json(self) -> dict[str, object]:
         return {
