@@ -5,9 +5,11 @@ time `check_training` and, in the same process on the same files, a naive baseli
 the way the MLCommons summarizer reads MLLOG); then measure peak memory of `check_training` in a fresh
 child process (rise of its resident set size, and tracemalloc's peak). Memory must stay flat with node
 count because the check streams one node file at a time. Finally a linear fit of time against node count
-extrapolates to 10k+ nodes.
+extrapolates to 10k+ nodes. The node logs are also read on a pool of worker processes (`-j`) and on a
+Dask LocalCluster (start-up included), each checked to give the in-process result.
 
     python benchmarks/bench_training_scale.py [--nodes 64 1024] [--hours 1] [--hz 1] [--no-baseline]
+                                              [--workers N] [--no-dask]
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rules.executor import DaskCluster, Executor, ProcessPool, default_workers
 from rules.training.kind import check_training
 from rules.training.synthetic import RUN_START_MS, marker_line, write_result
 
 CHILD = """
 import json, resource, sys, time, tracemalloc
 from pathlib import Path
+from rules.executor import DaskCluster, Executor, ProcessPool, default_workers
 from rules.training.kind import check_training
 folder = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -132,9 +136,21 @@ class Figures:
     rise_mib: float
     maxrss_mib: float
     traced_peak_mib: float
+    pool_seconds: float | None = None
+    dask_seconds: float | None = None
 
 
-def measure(nodes: int, hours: float, hz: float, baseline: bool) -> Figures:
+def _spread(folder: Path, executor: Executor, expected: object) -> float:
+    started = time.perf_counter()
+    result = check_training(folder, node_executor=executor)
+    seconds = time.perf_counter() - started
+    assert result.to_json() == expected, "the workers' result differs from the in-process one"
+    return seconds
+
+
+def measure(
+    nodes: int, hours: float, hz: float, baseline: bool, workers: int = 2, dask: bool = True
+) -> Figures:
     with tempfile.TemporaryDirectory(prefix="joulebench-training-") as tmp:
         folder = Path(tmp) / "llama2_70b_lora"
         folder.mkdir()
@@ -159,6 +175,9 @@ def measure(nodes: int, hours: float, hz: float, baseline: bool) -> Figures:
             [sys.executable, "-c", CHILD, str(folder)], capture_output=True, text=True, check=True
         )
         memory = json.loads(child.stdout)
+        expected = result.to_json()
+        pool_seconds = _spread(folder, ProcessPool(workers), expected) if workers > 1 else None
+        dask_seconds = _spread(folder, DaskCluster("local"), expected) if dask else None
     return Figures(
         nodes,
         readings,
@@ -168,6 +187,8 @@ def measure(nodes: int, hours: float, hz: float, baseline: bool) -> Figures:
         memory["rise_kib"] / 1024,
         memory["maxrss_kib"] / 1024,
         memory["traced_peak"] / 2**20,
+        pool_seconds,
+        dask_seconds,
     )
 
 
@@ -177,12 +198,14 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--hz", type=float, default=1.0, help="readings per second per node")
     parser.add_argument("--no-baseline", action="store_true", help="skip the json.loads baseline")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="worker processes (-j)")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster run")
     args = parser.parse_args()
 
     rows = []
     for nodes in sorted(args.nodes):
         print(f"{nodes} nodes × {args.hours:g} h × {args.hz:g} Hz")
-        figures = measure(nodes, args.hours, args.hz, not args.no_baseline)
+        figures = measure(nodes, args.hours, args.hz, not args.no_baseline, args.workers, not args.no_dask)
         rows.append(figures)
         ratio = (
             f", baseline {figures.baseline_seconds:.2f} s → {figures.baseline_seconds / figures.seconds:.1f}× faster"
@@ -195,6 +218,12 @@ def main() -> int:
             f"imports included), tracemalloc peak "
             f"{figures.traced_peak_mib:.1f} MiB"
         )
+        for label, spread in (
+            (f"{args.workers} worker processes", figures.pool_seconds),
+            ("a Dask LocalCluster (start-up included)", figures.dask_seconds),
+        ):
+            if spread is not None:
+                print(f"  on {label}: {spread:.2f} s ({figures.seconds / spread:.2f}× in-process)")
 
     print(
         "\nnodes  readings    MiB     ours_s  baseline_s  ratio  rss_rise_MiB  max_rss_MiB  traced_peak_MiB"

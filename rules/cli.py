@@ -24,7 +24,7 @@ from rules.compliance.junit import write_junit
 from rules.compliance.report import report_lines
 from rules.errors import InputError
 from rules.executor import DaskUnavailable, default_workers, executor_for
-from rules.kinds import ResultKind, registered_kinds
+from rules.kinds import ResultKind, SplitsAcrossWorkers, registered_kinds
 from rules.result import CSV_COLUMNS, CheckResult, json_safe
 from rules.rulesets import UnknownRulesetError, all_rulesets, get_ruleset
 
@@ -145,6 +145,13 @@ def check_paths(
             found.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
     folders = [entry for entry in found if not isinstance(entry, Unusable)]
     executor = executor_for(jobs if len(folders) > 1 else 1, dask)
+    if len(folders) == 1 and (jobs > 1 or dask):
+        # One folder: the workers take its parts instead, where its kind splits (a training
+        # result's node logs), and the folder itself is checked here.
+        directory, kind, forced = folders[0]
+        if isinstance(kind, SplitsAcrossWorkers):
+            folders = [(directory, kind.using(executor_for(jobs, dask)), forced)]
+            executor = executor_for(1)
     checked = executor.run(_check_item, folders, _worker_failed)
     return [entry if isinstance(entry, Unusable) else next(checked) for entry in found]
 

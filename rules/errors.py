@@ -14,3 +14,7 @@ class InputError(Exception):
         self.reason = reason
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, int | None]]:
+        # Rebuilt from its parts when it crosses to another process (a worker's check, a Dask task).
+        return type(self), (self.path, self.reason, self.line)

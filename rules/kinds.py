@@ -7,9 +7,12 @@ every kind about every directory. Adding a kind = one module with a `ResultKind`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from rules.result import CheckResult
+
+if TYPE_CHECKING:
+    from rules.executor import Executor
 
 
 class ResultKind(Protocol):
@@ -21,6 +24,15 @@ class ResultKind(Protocol):
 
     def check(self, directory: Path, ruleset: str | None) -> CheckResult:
         """Compute the result; raise `rules.errors.InputError` when the input is unusable."""
+        ...
+
+
+@runtime_checkable
+class SplitsAcrossWorkers(Protocol):
+    """A kind whose one result can be spread over workers (training: its node logs)."""
+
+    def using(self, executor: Executor) -> ResultKind:
+        """This kind, reading the parts of a result on `executor`."""
         ...
 
 

@@ -18,6 +18,7 @@ from rules.compliance.minimums import (
 )
 from rules.compliance.policy import policy_for
 from rules.errors import InputError
+from rules.executor import Executor, InProcess
 from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset
 from rules.training.energy import NS_PER_S, NodeEnergy, UndefinedEnergyError, node_energy, switch_energy
@@ -27,6 +28,9 @@ from rules.training.mllog import MllogEvent, PowerLog, read_power_log, read_resu
 from rules.training.round import TrainingMetric, detect_round
 from rules.training.scoring import RunEnergy, olympic_score, per_benchmark
 from rules.training.uncertainty import RunUncertainty, run_uncertainty, score_uncertainty
+
+NODES_PER_TASK = 16
+"""Node logs read by one worker task: 1,024 nodes make 64 tasks, few enough that dispatch is cheap."""
 
 
 @dataclass
@@ -61,14 +65,21 @@ class TrainingKind:
 
     name = "training"
 
-    def __init__(self, meter_accuracy: float | None = None) -> None:
+    def __init__(self, meter_accuracy: float | None = None, node_executor: Executor | None = None) -> None:
         self.meter_accuracy = meter_accuracy
+        self.node_executor = node_executor or InProcess()
+
+    def using(self, executor: Executor) -> TrainingKind:
+        """This kind with each run's node logs read on `executor`'s workers (one large result)."""
+        return TrainingKind(self.meter_accuracy, executor)
 
     def claims(self, directory: Path) -> bool:
         return is_training_folder(directory)
 
     def check(self, directory: Path, ruleset: str | None) -> TrainingResult:
-        result = check_training(directory, self.meter_accuracy, get_ruleset(ruleset) if ruleset else None)
+        result = check_training(
+            directory, self.meter_accuracy, get_ruleset(ruleset) if ruleset else None, self.node_executor
+        )
         policy = policy_for(get_ruleset(result.compliance_ruleset))
         result.checks = check_training_readings(result.node_readings, policy, result.logs_without_energy)
         result.checks.append(check_training_runs(result.scenario, len(result.runs), policy))
@@ -77,10 +88,15 @@ class TrainingKind:
 
 
 def check_training(
-    directory: Path, meter_accuracy: float | None = None, rules: Ruleset | None = None
+    directory: Path,
+    meter_accuracy: float | None = None,
+    rules: Ruleset | None = None,
+    node_executor: Executor | None = None,
 ) -> TrainingResult:
     """Energy per run and the score, by the arithmetic of `rules` (by default the round of the runs'
-    dates); `compliance_ruleset` of the result names the rule set used."""
+    dates); `compliance_ruleset` of the result names the rule set used. Node logs are read on
+    `node_executor` (default: in this process), in order, so the result is the same either way."""
+    executor = node_executor or InProcess()
     folder = scan(directory)
     notes = list(folder.notes)
     logs = []
@@ -99,7 +115,7 @@ def check_training(
     benchmark = ""
     for files, events in zip(folder.runs, logs, strict=True):
         benchmark = benchmark or _benchmark_name(events)
-        run, uncertainty = _run_energy(files, events, metric.integration, tally)
+        run, uncertainty = _run_energy(files, events, metric.integration, tally, executor)
         runs.append(run)
         if uncertainty is not None:
             run_uncertainties[run.name] = uncertainty
@@ -178,7 +194,7 @@ class _Tally:
 
 
 def _run_energy(
-    files: RunFiles, events: list[MllogEvent], order: Integration, tally: _Tally
+    files: RunFiles, events: list[MllogEvent], order: Integration, tally: _Tally, executor: Executor
 ) -> tuple[RunEnergy, RunUncertainty | None]:
     start = _first(events, "run_start")
     stop = _first(events, "run_stop")
@@ -204,15 +220,24 @@ def _run_energy(
     if not base.converged:
         tally.notes.append(f"{files.result.name}: run_stop status {status!r}; counted as not converged")
 
-    # One file at a time: memory stays that of the largest single log, whatever the node count.
+    # One file at a time per worker: memory stays that of the largest single log, whatever the
+    # node count; only four numbers per node come back.
     node_parts: list[NodeEnergy] = []
-    for path in files.nodes:
-        log = read_power_log(path)
-        try:
-            node_parts.append(node_energy(log, ttt_ns, order))
-        except UndefinedEnergyError as error:
-            tally.undefined.append(str(error))
-        tally.backwards.extend(_backwards(files.name, path, log))
+    paths = list(files.nodes)
+    # A task per NODES_PER_TASK logs: a worker's round trip costs more than reading one small log.
+    batches = [
+        (tuple(paths[i : i + NODES_PER_TASK]), ttt_ns, order, files.name)
+        for i in range(0, len(paths), NODES_PER_TASK)
+    ]
+    for batch in executor.run(_node_parts, batches, _batch_failed):
+        for part in batch:
+            if part.failure is not None:
+                raise part.failure
+            if part.energy is not None:
+                node_parts.append(part.energy)
+            if part.undefined is not None:
+                tally.undefined.append(part.undefined)
+            tally.backwards.extend(part.backwards)
     if len(node_parts) < len(files.nodes):
         return base, None
     parts = node_parts + [switch_energy(read_power_log(p), ttt_ns) for p in files.switches]
@@ -234,6 +259,39 @@ def _run_energy(
     )
     base.uncertainty_j = uncertainty.total_j
     return base, uncertainty
+
+
+@dataclass(frozen=True)
+class _NodePart:
+    """What one node log contributes to its run, small enough to come back from a worker."""
+
+    energy: NodeEnergy | None
+    undefined: str | None = None
+    """The round's arithmetic gives this log no energy (its division by zero): why, in one sentence."""
+    backwards: list[BackwardsTime] = field(default_factory=list)
+    failure: BaseException | None = None
+
+
+_Batch = tuple[tuple[Path, ...], int, Integration, str]
+
+
+def _node_parts(batch: _Batch) -> list[_NodePart]:
+    paths, ttt_ns, order, run = batch
+    return [_node_part(path, ttt_ns, order, run) for path in paths]
+
+
+def _node_part(path: Path, ttt_ns: int, order: Integration, run: str) -> _NodePart:
+    log = read_power_log(path)
+    backwards = _backwards(run, path, log)
+    try:
+        return _NodePart(node_energy(log, ttt_ns, order), backwards=backwards)
+    except UndefinedEnergyError as error:
+        return _NodePart(None, str(error), backwards)
+
+
+def _batch_failed(_batch: _Batch, error: BaseException) -> list[_NodePart]:
+    # Raised again in the caller, as it would have been in process: the folder is unusable.
+    return [_NodePart(None, failure=error)]
 
 
 def _backwards(run: str, path: Path, log: PowerLog) -> list[BackwardsTime]:
