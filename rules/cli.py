@@ -277,10 +277,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             print(f"power-check: {error}", file=sys.stderr)
             return EXIT_UNUSABLE
     if args.report:
-        from rules.report.writer import ReportError, plotly_bundle
+        from rules.report.writer import ReportError, require_plotting
 
         try:
-            plotly_bundle()  # before the walk: a missing library is said at once, not after minutes
+            require_plotting()  # before the walk: a missing library is said at once, not after minutes
         except ReportError as error:
             print(f"power-check: {error}", file=sys.stderr)
             return EXIT_UNUSABLE

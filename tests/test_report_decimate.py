@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.report.decimate import envelope, spread_markers
+from rules.report.decimate import envelope, gap_starts, spread_markers
 
 
 def _columns_of(time_s: np.ndarray, columns: int) -> np.ndarray:
@@ -25,7 +25,7 @@ def test_every_column_keeps_its_minimum_and_maximum(count: int, columns: int, se
     time_s = np.cumsum(rng.uniform(0.5, 1.5, count))
     values = rng.normal(100, 10, count)
     values[rng.random(count) < 0.01] = np.nan  # sentinels
-    line = envelope(time_s, values, gap_s=10.0, columns=columns)
+    line = envelope(time_s, values, gap_starts(time_s, 10.0), columns=columns)
     assert line.samples == count
     assert len(line.x) <= max(2 * columns, count)
     drawn = line.y[~np.isnan(line.y)]
@@ -47,7 +47,7 @@ def test_a_gap_breaks_the_line_once_decimated_or_not() -> None:
     time_s = np.concatenate((np.arange(0, 1000.0), np.arange(1100.0, 2000.0)))
     values = np.ones(len(time_s))
     for columns in (100, 5000):
-        line = envelope(time_s, values, gap_s=2.5, columns=columns)
+        line = envelope(time_s, values, gap_starts(time_s, 2.5), columns=columns)
         breaks = np.flatnonzero(np.isnan(line.y))
         assert len(breaks) == 1
         assert line.x[breaks[0] - 1] == 999.0 and line.x[breaks[0] + 1] == 1100.0

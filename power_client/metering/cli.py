@@ -160,10 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"power-measure: {error}", file=sys.stderr)
         return EXIT_USAGE
     if options["report"] is not None:
-        from rules.report.writer import ReportError, plotly_bundle
+        from rules.report.writer import ReportError, require_plotting
 
         try:
-            plotly_bundle()  # before the command runs: a missing library is said now, not after it
+            require_plotting()  # before the command runs: a missing library is said now, not after it
         except ReportError as error:
             print(f"power-measure: {error}", file=sys.stderr)
             return EXIT_USAGE

@@ -32,8 +32,9 @@ def gap_starts(time_s: np.ndarray, longest_s: float) -> np.ndarray:
     return np.flatnonzero(np.diff(time_s) > longest_s)
 
 
-def envelope(time_s: np.ndarray, values: np.ndarray, gap_s: float, columns: int = PLOT_COLUMNS) -> Line:
-    """`values` over `time_s` (sorted) as at most 2 × `columns` points plus one break per gap.
+def envelope(time_s: np.ndarray, values: np.ndarray, gaps: np.ndarray, columns: int = PLOT_COLUMNS) -> Line:
+    """`values` over `time_s` (sorted) as at most 2 × `columns` points plus one break per gap, `gaps`
+    being `gap_starts` of `time_s` (computed once by a caller drawing several lines on one time axis).
 
     Each non-empty column contributes its minimum at its first sample's time and its maximum at its
     last sample's time, so the drawn line spans the column's whole range. NaN values (sentinels) are
@@ -54,7 +55,6 @@ def envelope(time_s: np.ndarray, values: np.ndarray, gap_s: float, columns: int 
             high = np.fmax.reduceat(values, starts)
         x = np.column_stack((time_s[starts], time_s[ends])).ravel()
         y = np.column_stack((low, high)).ravel()
-    gaps = gap_starts(time_s, gap_s)
     if len(gaps):
         # A break just after each gap's first sample: the line stops there and resumes after the gap.
         after = np.searchsorted(x, time_s[gaps + 1], side="left")

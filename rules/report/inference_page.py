@@ -13,8 +13,8 @@ from rules.errors import InputError
 from rules.inference.folder import RANGING_DIR, TESTING_DIR, InferenceFolder
 from rules.inference.kind import InferenceResult
 from rules.report.page import Figure, Page, sort_checks
-from rules.report.plots import MAX_SHAPES, axes, flag_markers, gap_spans, power_line, span
-from rules.report.summary import headline, verdict_badges
+from rules.report.plots import MAX_SHAPES, axes, flag_markers, gap_spans, power_line, span, trace_gaps
+from rules.report.summary import result_page
 
 SECTIONS = {
     "power": ("samples.count", "samples.gap", "samples.sentinels", "samples.monotonic", "timing."),
@@ -55,16 +55,7 @@ def inference_page(result: InferenceResult) -> Page:
         figures.append(_ranging_figure(ranging, testing, result, placed["ranging"]))
     else:
         placed[""] += placed["ranging"]
-    return Page(
-        title=result.path,
-        headline=headline(result),
-        verdicts=verdict_badges(result),
-        facts=_facts(result),
-        figures=figures,
-        other_checks=placed[""],
-        errors=list(result.errors) + problems,
-        notes=list(result.notes),
-    )
+    return result_page(result, figures, _facts(result), placed[""], problems)
 
 
 def _run_trace(folder: InferenceFolder, run: str, shift_ns: int, problems: list[str]) -> RunTrace | None:
@@ -97,10 +88,11 @@ def _power_figure(run: RunTrace, result: InferenceResult, checks: list) -> Figur
             span(-bound_s, bound_s, WINDOW_COLOR, 0.35, "alignment-bound"),
             span(window_s - bound_s, window_s + bound_s, WINDOW_COLOR, 0.35, "alignment-bound"),
         ]
-    gaps, gap_count = gap_spans(time_s)
-    shapes += gaps
+    gaps = trace_gaps(time_s)
+    bands, gap_count = gap_spans(time_s, gaps)
+    shapes += bands
     traces = [
-        power_line("testing watts", time_s, trace.watts),
+        power_line("testing watts", time_s, trace.watts, gaps),
         *flag_markers(time_s, trace.watts, trace.flags, trace.uncertainty),
     ]
     caption = (
@@ -166,9 +158,11 @@ def _channels_figure(run: RunTrace, checks: list) -> Figure | None:
     layout = run.samples.layout
     labels = layout.block_labels or tuple(f"channel {i}" for i in range(1, len(trace.channels) + 1))
     time_s = _seconds(trace.time_ns, run.begin_ns)
-    traces = [power_line("total", time_s, trace.watts, line={"color": "#444"})]
+    gaps = trace_gaps(time_s)  # the channels share the total's time axis
+    traces = [power_line("total", time_s, trace.watts, gaps, line={"color": "#444"})]
     traces += [
-        power_line(label, time_s, block.watts) for label, block in zip(labels, trace.channels, strict=False)
+        power_line(label, time_s, block.watts, gaps)
+        for label, block in zip(labels, trace.channels, strict=False)
     ]
     window_s = (run.end_ns - run.begin_ns) / 1e9
     kind = "analyzer" if layout.merged_analyzers else "channel"

@@ -14,8 +14,8 @@ from rules.measure.attribution import Attribution, EnergyShare
 from rules.measure.folder import read_measure_folder
 from rules.measure.kind import MeasureResult
 from rules.report.page import Figure, Page, numbers
-from rules.report.plots import axes, flag_markers, gap_spans, power_line, span
-from rules.report.summary import headline, verdict_badges
+from rules.report.plots import axes, flag_markers, gap_spans, power_line, span, trace_gaps
+from rules.report.summary import result_page
 
 WINDOW_COLORS = ("#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 COMMAND_WINDOW = "command"
@@ -36,15 +36,7 @@ def measure_page(result: MeasureResult, attribution: Attribution | None = None) 
     facts = [("command", shlex.join(result.command) or "-")]
     if result.exit_status is not None:
         facts.append(("exit status", str(result.exit_status)))
-    return Page(
-        title=result.path,
-        headline=headline(result),
-        verdicts=verdict_badges(result)[:1],
-        facts=facts,
-        figures=figures,
-        errors=list(result.errors) + problems,
-        notes=list(result.notes),
-    )
+    return result_page(result, figures, facts, problems=problems, judged=False)
 
 
 def _origin_ns(result: MeasureResult) -> int:
@@ -63,10 +55,11 @@ def _power_figure(result: MeasureResult) -> Figure:
     for source in folder.samples():
         columns = source.total
         time_s = (columns.time_ns - origin) / 1e9
-        traces.append(power_line(f"{source.label} (W)", time_s, columns.watts))
+        gaps = trace_gaps(time_s)
+        traces.append(power_line(f"{source.label} (W)", time_s, columns.watts, gaps))
         traces += flag_markers(time_s, columns.watts, columns.flags, columns.uncertainty)
-        gaps, count = gap_spans(time_s)
-        shapes += gaps
+        bands, count = gap_spans(time_s, gaps)
+        shapes += bands
         gap_total += count
     annotations = []
     windows = [w for w in result.windows if w.name != COMMAND_WINDOW]

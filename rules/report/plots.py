@@ -28,8 +28,15 @@ def gap_threshold_s(time_s: np.ndarray) -> float:
     return 2.5 * typical_step_s(time_s)
 
 
-def power_line(name: str, time_s: np.ndarray, watts: np.ndarray, **style: Any) -> dict[str, Any]:
-    line = envelope(time_s, watts, gap_threshold_s(time_s))
+def trace_gaps(time_s: np.ndarray) -> np.ndarray:
+    """`gap_starts` of a trace at its own threshold: what its lines break at and its bands shade."""
+    return gap_starts(time_s, gap_threshold_s(time_s))
+
+
+def power_line(
+    name: str, time_s: np.ndarray, watts: np.ndarray, gaps: np.ndarray | None = None, **style: Any
+) -> dict[str, Any]:
+    line = envelope(time_s, watts, trace_gaps(time_s) if gaps is None else gaps)
     return {
         "type": "scatter",
         "mode": "lines",
@@ -101,9 +108,8 @@ def span(x0: float, x1: float, color: str, opacity: float, name: str = "") -> di
     return shape
 
 
-def gap_spans(time_s: np.ndarray) -> tuple[list[dict[str, Any]], int]:
-    """Shaded bands over the gaps of a trace (the first `MAX_SHAPES`), and how many gaps there are."""
-    gaps = gap_starts(time_s, gap_threshold_s(time_s))
+def gap_spans(time_s: np.ndarray, gaps: np.ndarray) -> tuple[list[dict[str, Any]], int]:
+    """Shaded bands over a trace's `gaps` (the first `MAX_SHAPES`), and how many gaps there are."""
     shapes = [span(float(time_s[i]), float(time_s[i + 1]), "#d62728", 0.18, "gap") for i in gaps[:MAX_SHAPES]]
     return shapes, len(gaps)
 

@@ -1,7 +1,11 @@
-"""The words every page and the index use for a result: its metric, its verdicts."""
+"""The words every page and the index use for a result: its metric, its verdicts, its page's frame."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rules.compliance.verdict import Check
+from rules.report.page import Figure, Page
 from rules.result import CheckResult
 
 
@@ -29,3 +33,26 @@ def verdict_badges(result: CheckResult) -> list[tuple[str, str]]:
     else:
         badges.append((f"NOT COMPLIANT under {result.compliance_ruleset}", "bad"))
     return badges
+
+
+def result_page(
+    result: CheckResult,
+    figures: list[Figure],
+    facts: list[tuple[str, str]],
+    other_checks: Sequence[Check] = (),
+    problems: Sequence[str] = (),
+    judged: bool = True,
+) -> Page:
+    """A result's page: its path, metric and verdicts (compliance left out when the kind is never
+    judged), its errors then the page's own `problems` (what could not be plotted), its notes."""
+    badges = verdict_badges(result)
+    return Page(
+        title=result.path,
+        headline=headline(result),
+        verdicts=badges if judged else badges[:1],
+        facts=facts,
+        figures=figures,
+        other_checks=list(other_checks),
+        errors=[*result.errors, *problems],
+        notes=list(result.notes),
+    )

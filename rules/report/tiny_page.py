@@ -10,7 +10,7 @@ import numpy as np
 from rules.errors import InputError
 from rules.report.page import Figure, Page, numbers, sort_checks
 from rules.report.plots import axes, power_line, span
-from rules.report.summary import headline, verdict_badges
+from rules.report.summary import result_page
 from rules.tiny.energy_runner import read_energy_trace
 from rules.tiny.kind import TinyResult
 
@@ -29,16 +29,7 @@ def tiny_page(result: TinyResult) -> Page:
     facts = [("windows", str(len(result.windows)))]
     if result.uj_per_inference is not None:
         facts.append(("median energy per inference", f"{result.uj_per_inference:.6g} µJ"))
-    return Page(
-        title=result.path,
-        headline=headline(result),
-        verdicts=verdict_badges(result),
-        facts=facts,
-        figures=figures,
-        other_checks=placed[""],
-        errors=list(result.errors) + problems,
-        notes=list(result.notes),
-    )
+    return result_page(result, figures, facts, placed[""], problems)
 
 
 def _power_figure(result: TinyResult) -> Figure:

@@ -8,7 +8,7 @@ import numpy as np
 
 from rules.report.page import Figure, Page, numbers, sort_checks
 from rules.report.plots import axes
-from rules.report.summary import headline, verdict_badges
+from rules.report.summary import result_page
 from rules.training.kind import TrainingResult
 
 SECTIONS = {
@@ -38,16 +38,7 @@ def training_page(result: TrainingResult) -> Page:
     ]
     if result.energy_kj is not None:
         facts.append(("score", f"{result.energy_kj:.6g} kJ"))
-    return Page(
-        title=result.path,
-        headline=headline(result),
-        verdicts=verdict_badges(result),
-        facts=facts,
-        figures=figures,
-        other_checks=placed[""],
-        errors=list(result.errors),
-        notes=list(result.notes),
-    )
+    return result_page(result, figures, facts, placed[""])
 
 
 def _runs_figure(result: TrainingResult, checks: list) -> Figure:
