@@ -14,13 +14,14 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 Task = Callable[[Item], Outcome]
 OnFailure = Callable[[Item, BaseException], Outcome]
+_Produced = TypeVar("_Produced", covariant=True)
 
 
 class Executor(Protocol):
@@ -66,19 +67,37 @@ class ProcessPool:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            pending: deque[tuple[Item, Future[Outcome]]] = deque()
-            for item in items:
-                pending.append((item, pool.submit(task, item)))
-                if len(pending) >= self.window:
-                    yield _outcome(*pending.popleft(), on_failure)
-            while pending:
-                yield _outcome(*pending.popleft(), on_failure)
+            yield from _in_order(lambda item: pool.submit(task, item), items, self.window, on_failure)
 
 
-def _outcome(item: Item, future: Future[Outcome], on_failure: OnFailure[Item, Outcome]) -> Outcome:
+class _Result(Protocol[_Produced]):
+    """What both backends' futures offer: a concurrent.futures.Future and a Dask future alike."""
+
+    def result(self) -> _Produced: ...
+
+
+def _in_order(
+    submit: Callable[[Item], _Result[Outcome]],
+    items: Iterable[Item],
+    window: int,
+    on_failure: OnFailure[Item, Outcome],
+) -> Iterator[Outcome]:
+    """Submit items with at most `window` in flight; yield their outcomes in the items' order."""
+    pending: deque[tuple[Item, _Result[Outcome]]] = deque()
+    for item in items:
+        pending.append((item, submit(item)))
+        if len(pending) >= window:
+            yield _outcome(*pending.popleft(), on_failure)
+    while pending:
+        yield _outcome(*pending.popleft(), on_failure)
+
+
+def _outcome(item: Item, future: _Result[Outcome], on_failure: OnFailure[Item, Outcome]) -> Outcome:
     try:
         return future.result()
-    except Exception as error:  # the task raised in the worker, or the worker died (BrokenProcessPool)
+    except (
+        Exception
+    ) as error:  # the task raised on its worker, or the worker died (BrokenProcessPool, KilledWorker)
         return on_failure(item, error)
 
 
@@ -105,13 +124,9 @@ class DaskCluster:
     ) -> Iterator[Outcome]:
         client, cluster = self._connect()
         try:
-            pending: deque[tuple[Item, Any]] = deque()
-            for item in items:
-                pending.append((item, client.submit(task, item, pure=False)))
-                if len(pending) >= self.window:
-                    yield _dask_outcome(*pending.popleft(), on_failure)
-            while pending:
-                yield _dask_outcome(*pending.popleft(), on_failure)
+            yield from _in_order(
+                lambda item: client.submit(task, item, pure=False), items, self.window, on_failure
+            )
         finally:
             client.close()
             if cluster is not None:
@@ -137,14 +152,6 @@ class DaskCluster:
             return Client(self.address, timeout=10), None
         except (OSError, TimeoutError) as error:
             raise DaskUnavailable(f"cannot reach the Dask scheduler at {self.address}: {error}") from None
-
-
-def _dask_outcome(item: Item, future: Any, on_failure: OnFailure[Item, Outcome]) -> Outcome:
-    try:
-        outcome: Outcome = future.result()
-        return outcome
-    except Exception as error:  # the task raised on its worker, or the worker died (KilledWorker)
-        return on_failure(item, error)
 
 
 def default_workers() -> int:
