@@ -38,7 +38,7 @@ from analyzers.source_spec import SourceSpecError, parse_source, source_from_ali
 from power_client.metering.logcat import LogcatMarks, LogcatPatternError, LogcatRule
 from power_client.metering.marks import MARKS_ENV, MarkEvent, MarkReader
 from power_client.metering.monitor import Monitor, MonitorError
-from rules.measure.folder import FORMAT, write_measure_folder
+from rules.measure.folder import COMMAND_WINDOW, FORMAT, write_measure_folder
 from rules.measure.measurement import Measurement
 from rules.measure.table import format_table
 from rules.result import json_safe
@@ -46,7 +46,6 @@ from rules.result import json_safe
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
-COMMAND_WINDOW = "command"
 REPORT_DATA_DIR = "measurement"
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 

@@ -20,7 +20,7 @@ from typing import Any
 from rules.errors import InputError
 from rules.measure.attribution import Attribution, EnergyShare, attribute
 from rules.measure.chrome_trace import read_chrome_trace
-from rules.measure.folder import read_measure_folder
+from rules.measure.folder import COMMAND_WINDOW, read_measure_folder
 
 USAGE = (
     "usage: power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--source LABEL] [--top N] "
@@ -49,7 +49,7 @@ def attribute_folder(
             raise InputError(power / "result.json", f"has no mark or window named {align_mark!r} to align on")
         align = (align_mark, mark_ns)
     events = read_chrome_trace(profile, offset_ns=offset_ns, align_to=align)
-    windows = [(w.name, w.begin_ns, w.end_ns) for w in folder.windows if w.name != "command"]
+    windows = [(w.name, w.begin_ns, w.end_ns) for w in folder.windows if w.name != COMMAND_WINDOW]
     return attribute(events, chosen, windows)
 
 

@@ -23,6 +23,8 @@ from rules.measure.windows import SourceSamples
 
 RESULT_FILE = "result.json"
 FORMAT = "joulebench-measure/1"
+COMMAND_WINDOW = "command"
+"""The window spanning the whole measured command, first in every folder's `windows`."""
 
 
 @dataclass(frozen=True)

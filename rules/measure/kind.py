@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rules.measure.folder import is_measure_folder, read_measure_folder
+from rules.measure.folder import COMMAND_WINDOW, is_measure_folder, read_measure_folder
 from rules.measure.measurement import Measurement
 from rules.measure.table import format_table
 from rules.measure.windows import measure_window
@@ -61,7 +61,7 @@ class MeasureKind:
                         f"{directory / 'result.json'}: window {recorded.name!r}, source {before.source}: "
                         f"{before.energy_j:.9g} J recorded, its trace gives {now.energy_j:.9g} J"
                     )
-        command = next((w for w in windows if w.name == "command"), windows[0] if windows else None)
+        command = next((w for w in windows if w.name == COMMAND_WINDOW), windows[0] if windows else None)
         first = command.sources[0] if command is not None and command.sources else None
         notes = [warning for window in windows for warning in window.warnings]
         exit_status = folder.document.get("exit_status")

@@ -11,14 +11,13 @@ import numpy as np
 
 from rules.errors import InputError
 from rules.measure.attribution import Attribution, EnergyShare
-from rules.measure.folder import read_measure_folder
+from rules.measure.folder import COMMAND_WINDOW, read_measure_folder
 from rules.measure.kind import MeasureResult
 from rules.report.page import Figure, Page, numbers
 from rules.report.plots import axes, flag_markers, gap_spans, power_line, span, trace_gaps
 from rules.report.summary import result_page
 
 WINDOW_COLORS = ("#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-COMMAND_WINDOW = "command"
 TOP_OPERATORS = 15
 
 
