@@ -144,14 +144,15 @@ def check_paths(
         if len(found) == before:
             found.append(Unusable(raw, "", f"{raw}: no power result found (expected e.g. run_1/spl.txt)"))
     folders = [entry for entry in found if not isinstance(entry, Unusable)]
-    executor = executor_for(jobs if len(folders) > 1 else 1, dask)
-    if len(folders) == 1 and (jobs > 1 or dask):
-        # One folder: the workers take its parts instead, where its kind splits (a training
-        # result's node logs), and the folder itself is checked here.
-        directory, kind, forced = folders[0]
-        if isinstance(kind, SplitsAcrossWorkers):
-            folders = [(directory, kind.using(executor_for(jobs, dask)), forced)]
-            executor = executor_for(1)
+    only_kind = folders[0][1] if len(folders) == 1 and (jobs > 1 or dask) else None
+    if isinstance(only_kind, SplitsAcrossWorkers):
+        # One folder whose kind splits (a training result's node logs): the workers take its parts,
+        # and the folder itself is checked here.
+        directory, _kind, forced = folders[0]
+        folders = [(directory, only_kind.using(executor_for(jobs, dask)), forced)]
+        executor = executor_for(1)
+    else:
+        executor = executor_for(jobs if len(folders) > 1 else 1, dask)
     checked = executor.run(_check_item, folders, _worker_failed)
     return [entry if isinstance(entry, Unusable) else next(checked) for entry in found]
 
