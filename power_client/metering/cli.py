@@ -8,6 +8,9 @@ recomputes it); `--report DIR` writes an HTML page of the trace with the windows
 (and the folder into DIR/measurement unless `--output` names one). The exit status is the command's
 (128 + N when a signal N ended it; 2 when it succeeded but the report could not be written).
 
+`--certificate FILE` (a `power-calibrate` certificate) corrects the source it certifies: gain and
+offset removed, the certificate's residual as that source's stated accuracy (docs/CALIBRATION.md).
+
 Phones: `--logcat-begin REGEX` / `--logcat-end REGEX` begin and end the window the first group of a
 matching line of `adb logcat` names (`--logcat-device SERIAL`, default the android source's device),
 for apps that log their benchmarks (the MLPerf Mobile app): `power_client.metering.logcat`.
@@ -34,10 +37,11 @@ from types import FrameType
 from typing import Any
 
 from analyzers.errors import AnalyzerError
-from analyzers.source_spec import SourceSpecError, parse_source, source_from_aliases
+from analyzers.source_spec import SourceSpec, SourceSpecError, parse_source, source_from_aliases
 from power_client.metering.logcat import LogcatMarks, LogcatPatternError, LogcatRule
 from power_client.metering.marks import MARKS_ENV, MarkEvent, MarkReader
 from power_client.metering.monitor import Monitor, MonitorError
+from rules.calibration.certificate import CertificateError, Correction, load_correction
 from rules.measure.folder import COMMAND_WINDOW, FORMAT, write_measure_folder
 from rules.measure.measurement import Measurement
 from rules.measure.table import format_table
@@ -51,7 +55,7 @@ _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 USAGE = (
     "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json]\n"
-    "                     [--logcat-begin REGEX] [--logcat-end REGEX] [--logcat-device SERIAL] -- CMD [ARG...]\n"
+    "                     [--certificate FILE] [--logcat-begin REGEX] [--logcat-end REGEX] [--logcat-device SERIAL] -- CMD [ARG...]\n"
     "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)"
 )
 
@@ -81,6 +85,7 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         "command": command,
     }
     driver = device = None
+    certificates: list[str] = []
     i = 0
     while i < len(options):
         option = options[i]
@@ -94,6 +99,7 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
             "--logcat-begin",
             "--logcat-end",
             "--logcat-device",
+            "--certificate",
         )
         if takes_value and i + 1 >= len(options):
             raise UsageError(f"{option} needs a value")
@@ -115,6 +121,8 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
                 raise UsageError(str(error)) from None
         elif option == "--logcat-device":
             parsed["logcat_device"] = value
+        elif option == "--certificate":
+            certificates.append(value)
         elif option == "--driver":
             driver = value
         elif option == "--device":
@@ -130,6 +138,8 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
         parsed["sources"].append(source_from_aliases(driver, device))
     if not parsed["sources"]:
         parsed["sources"].append(parse_source("simulated"))
+    for certificate in certificates:
+        parsed["sources"] = _certified(parsed["sources"], certificate)
     if parsed["logcat_rules"] and parsed["logcat_device"] is None:
         phones = [spec.device for spec in parsed["sources"] if spec.driver == "android"]
         if not phones:
@@ -138,6 +148,20 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
     if parsed["report"] is not None and parsed["output"] is None:
         parsed["output"] = parsed["report"] / REPORT_DATA_DIR
     return parsed
+
+
+def _certified(sources: list[SourceSpec], certificate: str) -> list[SourceSpec]:
+    """The sources with `certificate=FILE` on the one the certificate calibrates."""
+    problems = []
+    for index, spec in enumerate(sources):
+        try:
+            load_correction(certificate, spec.label)
+        except CertificateError as error:
+            problems.append(str(error))
+            continue
+        options = {**spec.options, "certificate": certificate}
+        return [*sources[:index], SourceSpec(spec.driver, spec.device, options), *sources[index + 1 :]]
+    raise UsageError(f"--certificate: {problems[-1]} (sources: {', '.join(s.label for s in sources)})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -330,6 +354,7 @@ def _document(
                 "counter_update_s": samples.counter_update_s,
                 "energy_origin_ns": samples.total.energy_origin_ns,
                 "failures": list(source.failures),
+                **_correction_entry(source.correction),
             }
         )
     return {
@@ -341,6 +366,19 @@ def _document(
         "windows": [window.to_json() for window in windows],
         "marks": [{"time_ns": t, "label": label} for t, label in monitor.marks],
         "notes": notes,
+    }
+
+
+def _correction_entry(correction: Correction | None) -> dict[str, Any]:
+    if correction is None:
+        return {}
+    return {
+        "correction": {
+            "certificate": correction.certificate,
+            "gain": correction.gain,
+            "offset_w": correction.offset_w,
+            "relative_bound": correction.relative_bound,
+        }
     }
 
 

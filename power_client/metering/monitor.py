@@ -38,6 +38,7 @@ from analyzers.trace import Trace
 from power_client.metering import marks
 from power_client.metering.source_clock import SourceClock
 from power_client.metering.store import SampleStore
+from rules.calibration.certificate import CertificateError, Correction, load_correction
 from rules.measure.measurement import Measurement
 from rules.measure.windows import SourceSamples, measure_window
 
@@ -57,6 +58,8 @@ class LiveSource:
     analyzer: Analyzer
     interval_ns: int
     clock: SourceClock | None  # None: the source stamps with this machine's clock
+    correction: Correction | None = None  # from a calibration certificate (`certificate=FILE`)
+    correction_origin_ns: int | None = None
     store: SampleStore = field(default_factory=SampleStore)
     failures: list[str] = field(default_factory=list)
     _cached: tuple[tuple[int, int, float, str | None], SourceSamples] | None = None
@@ -139,11 +142,17 @@ class Monitor:
             self._thread.start()
 
     def _open_source(self, source: str | SourceSpec | Analyzer) -> LiveSource:
+        correction = None
         if isinstance(source, Analyzer):
             device = "" if source.device in ("", source.name) else source.device
             analyzer, label = source, source.name + (f":{device}" if device else "")
         else:
             spec = parse_source(source) if isinstance(source, str) else source
+            correction = _correction(spec)
+            if correction is not None:
+                spec = SourceSpec(
+                    spec.driver, spec.device, {k: v for k, v in spec.options.items() if k != "certificate"}
+                )
             analyzer, label = spec.open(), spec.label
         try:
             analyzer.start(self.interval_ms / 1000, mark="")
@@ -154,8 +163,13 @@ class Monitor:
         interval_ns = self.interval_ms * 1_000_000
         own_clock = analyzer.stamps_own_clock
         live = LiveSource(label, analyzer, interval_ns, SourceClock(interval_ns) if own_clock else None)
+        live.correction = correction
         live.store.energy_origin_ns = None if own_clock else started_ns
         return live
+
+    def now_ns(self) -> int:
+        """Now on the clock the monitor stamps windows with (UTC epoch ns)."""
+        return self._now_ns()
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -177,6 +191,10 @@ class Monitor:
             with self._lock:
                 if source.clock is not None:
                     source.clock.observe(request_ns, time.time_ns(), int(chunk.time_ns[-1]))
+                if source.correction is not None:
+                    if source.correction_origin_ns is None:
+                        source.correction_origin_ns = int(chunk.time_ns[0])
+                    chunk = source.correction.apply(chunk, source.correction_origin_ns)
                 source.store.append(chunk)
 
     def _poll_loop(self, period_s: float) -> None:
@@ -306,6 +324,17 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _correction(spec: SourceSpec) -> Correction | None:
+    """The calibration a `certificate=FILE` option names for this source (AnalyzerError if unusable)."""
+    path = spec.options.get("certificate")
+    if path is None:
+        return None
+    try:
+        return load_correction(str(path), spec.label)
+    except CertificateError as error:
+        raise AnalyzerError(spec.label, str(error)) from None
 
 
 @contextmanager
