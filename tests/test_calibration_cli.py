@@ -21,6 +21,8 @@ from browser.chromium import chromium, render
 from analyzers.simulated.control import append_load_step
 
 SITE = Path(__file__).parent / "fakes_system" / "nvml_site"
+CALIBRATE = [sys.executable, "-m", "power_client.metering.calibrate_cli"]
+MEASURE = [sys.executable, "-m", "power_client.metering.cli"]
 
 
 def environment(control: Path) -> dict[str, str]:
@@ -55,7 +57,7 @@ def test_calibrate_then_measure_with_the_certificate(tmp_path: Path, control: Pa
     env = environment(control)
     output = tmp_path / "calibration"
     command = [
-        "power-calibrate",
+        *CALIBRATE,
         "--reference", "simulated",
         "--candidate", "nvml:0",
         "--idle", "6",
@@ -100,7 +102,7 @@ def test_calibrate_then_measure_with_the_certificate(tmp_path: Path, control: Pa
 
     # The certificate on a later measurement: NVML's corrected energy agrees with the reference's.
     measured = subprocess.run(
-        ["power-measure", "--source", "simulated", "--source", "nvml:0",
+        [*MEASURE, "--source", "simulated", "--source", "nvml:0",
          "--certificate", str(output / "certificate.json"), "--json", "--",
          *load(control, 450.0, 3.0).split(" ", 1)[:1], "-c",
          load(control, 450.0, 3.0).split("'")[1], str(control)],
@@ -132,7 +134,7 @@ def test_bad_input_is_one_sentence(tmp_path: Path, control: Path) -> None:
     ]  # fmt: skip
     for arguments, sentence in cases:
         done = subprocess.run(
-            ["power-calibrate", *arguments], env=env, capture_output=True, text=True, timeout=60
+            [*CALIBRATE, *arguments], env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 2
         assert sentence in done.stderr and "Traceback" not in done.stderr
@@ -140,7 +142,7 @@ def test_bad_input_is_one_sentence(tmp_path: Path, control: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text('{"format": "joulebench-calibration/1", "candidates": [{"source": "rapl"}]}')
     done = subprocess.run(
-        ["power-measure", "--source", "nvml:0", "--certificate", str(other), "--", "true"],
+        [*MEASURE, "--source", "nvml:0", "--certificate", str(other), "--", "true"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2

@@ -275,3 +275,7 @@ def _summary_line(candidate: dict[str, Any]) -> str:
         f"  {candidate['source']}: {candidate['verdict']} (worst condition {worst['name']!r}: "
         f"{worst['difference_percent']:+.2f} %){fitted}"
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -73,7 +73,7 @@ def cumulative_energy(reference: Trace) -> tuple[np.ndarray, np.ndarray, int]:
     return times, np.concatenate(([0.0], np.cumsum(w * steps))), origin
 
 
-def _model(
+def averaged_reference(
     times: np.ndarray, energy: np.ndarray, at_s: np.ndarray, lag_s: float, widths: np.ndarray
 ) -> np.ndarray:
     """Rows: the reference's mean power over [at - lag - width, at - lag] for each width."""
@@ -122,18 +122,20 @@ def fit_response(
     lags = np.arange(0.0, max_lag_s + 1e-9, coarse_s)
     widths = np.arange(coarse_s, max_averaging_s + 1e-9, coarse_s)
     widths = np.concatenate(([MIN_AVERAGING_S], widths))
-    coarse = np.vstack([_fit_quality(_model(times, energy, at, lag, widths), y) for lag in lags])
+    coarse = np.vstack([_fit_quality(averaged_reference(times, energy, at, lag, widths), y) for lag in lags])
     i, j = np.unravel_index(int(np.argmin(coarse)), coarse.shape)
     fine_lags = np.clip(np.arange(lags[i] - coarse_s, lags[i] + coarse_s + 1e-9, fine_s), 0.0, max_lag_s)
     fine_widths = np.clip(
         np.arange(widths[j] - coarse_s, widths[j] + coarse_s + 1e-9, fine_s), MIN_AVERAGING_S, None
     )
     fine_lags, fine_widths = np.unique(fine_lags), np.unique(fine_widths)
-    fine = np.vstack([_fit_quality(_model(times, energy, at, lag, fine_widths), y) for lag in fine_lags])
+    fine = np.vstack(
+        [_fit_quality(averaged_reference(times, energy, at, lag, fine_widths), y) for lag in fine_lags]
+    )
     fi, fj = np.unravel_index(int(np.argmin(fine)), fine.shape)
     lag, width = float(fine_lags[fi]), float(fine_widths[fj])
 
-    x = _model(times, energy, at, lag, np.array([width]))[0]
+    x = averaged_reference(times, energy, at, lag, np.array([width]))[0]
     design = np.column_stack([x, np.ones_like(x)])
     kept = np.ones(len(y), dtype=bool)
     for _ in range(3):
