@@ -133,9 +133,7 @@ def test_bad_input_is_one_sentence(tmp_path: Path, control: Path) -> None:
          "condition 'true' lasted 0.0 s, shorter than its 5 windows of 0.2 s (1 s); no certificate written"),
     ]  # fmt: skip
     for arguments, sentence in cases:
-        done = subprocess.run(
-            [*CALIBRATE, *arguments], env=env, capture_output=True, text=True, timeout=60
-        )
+        done = subprocess.run([*CALIBRATE, *arguments], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert sentence in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
