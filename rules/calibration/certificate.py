@@ -132,7 +132,15 @@ def assess_candidate(
         document["correction"] = None
         return document
     document["response"] = asdict(response)
+    # The rule's own statistic after correction: each condition's Olympic score against the
+    # reference's. A single window straddling a load step is what the score drops, so the bound is
+    # not the worst window (a lagging source's would be tens of percent), it is the worst condition.
     residuals = [
+        abs(r.corrected_difference_percent) / 100
+        for r in results
+        if math.isfinite(r.corrected_difference_percent)
+    ]
+    window_residuals = [
         abs(c - r) / r
         for result in results
         for c, r in zip(result.corrected_w, result.reference_w, strict=True)
@@ -142,15 +150,17 @@ def assess_candidate(
         float(np.nanmean(reference.uncertainty)) if np.isfinite(reference.uncertainty).any() else 0.0
     )
     gain_bound = (response.gain_ci[1] - response.gain_ci[0]) / 2 / response.gain
-    bound = (max(residuals) if residuals else math.nan) + reference_bound + gain_bound
+    bound = (max(residuals) if len(residuals) == len(results) else math.nan) + reference_bound + gain_bound
     document["correction"] = {
         "gain": response.gain,
         "offset_w": response.offset_w,
         "relative_bound": bound,
-        "residual_max_percent": max(residuals) * 100 if residuals else math.nan,
+        "condition_residual_max_percent": max(residuals) * 100 if residuals else math.nan,
+        "window_residual_max_percent": max(window_residuals) * 100 if window_residuals else math.nan,
         "note": (
-            "watts' = (watts - offset_w) / gain; relative_bound = the largest window residual after "
-            "correction + the reference's stated accuracy + the gain's 95 % half-interval"
+            "watts' = (watts - offset_w) / gain; relative_bound = the largest condition residual after "
+            "correction (corrected Olympic score against the reference's) + the reference's stated "
+            "accuracy + the gain's 95 % half-interval"
         ),
     }
     return document
