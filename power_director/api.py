@@ -117,6 +117,18 @@ class AlignmentSummary(BaseModel):
     mean_offset_s: float
 
 
+class CorrectedSummary(BaseModel):
+    """An analyzer's phase figures after its calibration certificate's correction (`certificate = "…"`)."""
+
+    avg_watts: float | None
+    min_watts: float | None
+    max_watts: float | None
+    relative_bound: float  # the corrected watts' stated accuracy (fraction), from the certificate
+    gain: float
+    offset_w: float
+    certificate_sha256: str
+
+
 class AnalyzerSummary(BaseModel):
     """What one analyzer measured in a phase (PTD `Watts` and `Uncertainty`, plus our counts)."""
 
@@ -131,6 +143,7 @@ class AnalyzerSummary(BaseModel):
     uncertainty_max: float | None = None
     uncertainty_invalid: int = 0
     alignment: AlignmentSummary | None = None  # several analyzers only: the time alignment of the merge
+    corrected: CorrectedSummary | None = None  # a certified analyzer only: the figures above, corrected
 
 
 class PhaseStopped(BaseModel):
@@ -197,16 +210,19 @@ class TrainingExport(BaseModel):
     """Write a session's samples as MLPerf Training power logs (`power/result_<i>/node_<k>.txt`).
 
     The window is a phase (`mode`) or, when `begin_ns`/`end_ns` are given, that time range of the
-    recording. One node file per analyzer, or per channel of each analyzer with `per_channel`."""
+    recording. One node file per analyzer, or per channel of each analyzer with `per_channel`.
+    An analyzer with a calibration certificate is written corrected unless `raw`."""
 
     mode: Mode | None = "testing"
     begin_ns: int | None = Field(default=None, ge=0, le=MAX_EPOCH_NS)
     end_ns: int | None = Field(default=None, ge=0, le=MAX_EPOCH_NS)
     result_index: int = Field(default=1, ge=0, le=MAX_RESULT_INDEX)
     per_channel: bool = False
+    raw: bool = False
 
 
 class TrainingExported(BaseModel):
     session_id: str
     files: list[str]  # relative to the session folder, under training/
     readings: int
+    corrected: list[str] = []  # the analyzers written on their certificate's scale

@@ -3,7 +3,7 @@
     power-director --config director.toml [--host 127.0.0.1] [--port 4950]
     power-director import-conf server.conf > director.toml
     power-director export-training SESSION_FOLDER OUT [--mode testing | --begin-ns N --end-ns N]
-                                   [--result 1] [--per-channel]
+                                   [--result 1] [--per-channel] [--certificate [ANALYZER=]FILE | --raw]
 
 A bad configuration, a port in use or an analyzer that cannot start: one sentence on stderr and
 exit status 2. The token comes from $JOULEBENCH_TOKEN or `server.token_file`, never the command line.
@@ -25,12 +25,14 @@ import uvicorn
 
 from analyzers.errors import AnalyzerError
 from power_director.app import create_app
+from power_director.calibration import read_calibration, session_corrections
 from power_director.config import ConfigError, DirectorConfig, check_supported, load_config, load_token
 from power_director.config_import import import_server_conf, render_toml
 from power_director.director import Director
 from power_director.http_protocol import JoinedWritesH11Protocol
 from power_director.session_store import read_record
 from power_director.training_export import export_training
+from rules.calibration.certificate import Correction
 
 PROG = "power-director"
 EXIT_USAGE = 2
@@ -88,9 +90,23 @@ def export_training_cli(args: Sequence[str]) -> int:
     parser.add_argument("--end-ns", type=int, default=None)
     parser.add_argument("--result", type=int, default=1, help="run index i of result_<i> (default 1)")
     parser.add_argument("--per-channel", action="store_true", help="one node file per channel")
+    parser.add_argument(
+        "--certificate",
+        action="append",
+        default=[],
+        metavar="[ANALYZER=]FILE",
+        help="correct an analyzer by a power-calibrate certificate (the session's own ones apply anyway)",
+    )
+    parser.add_argument("--raw", action="store_true", help="write what the meters said, uncorrected")
     parsed = parser.parse_args(args)
+    if parsed.raw and parsed.certificate:
+        return _fail("export-training: --raw and --certificate contradict each other; give one")
     try:
         record = read_record(parsed.session_folder)
+        corrections = {} if parsed.raw else session_corrections(parsed.session_folder, record.analyzers)
+        for given in parsed.certificate:
+            name, correction = _given_correction(given, record.analyzers)
+            corrections[name] = correction
         ranged = parsed.begin_ns is not None or parsed.end_ns is not None
         mark = None if ranged else record.phases.get(parsed.mode)
         if not ranged and mark is None:
@@ -105,13 +121,34 @@ def export_training_cli(args: Sequence[str]) -> int:
             end_ns=parsed.end_ns,
             result_index=parsed.result,
             per_channel=parsed.per_channel,
+            corrections=corrections,
         )
     except (ValueError, OSError) as error:
         return _fail(str(error))
     for path in result.files:
         print(path)
-    print(f"{PROG}: {result.readings} readings in {len(result.files)} node file(s)", file=sys.stderr)
+    corrected = f", {', '.join(result.corrected)} corrected" if result.corrected else ""
+    print(
+        f"{PROG}: {result.readings} readings in {len(result.files)} node file(s){corrected}", file=sys.stderr
+    )
     return 0
+
+
+def _given_correction(given: str, analyzers: list[str]) -> tuple[str, Correction]:
+    """`ANALYZER=FILE`, or `FILE` for a session of one analyzer; ValueError naming what is wrong."""
+    name, sep, file = given.partition("=")
+    if not sep:
+        if len(analyzers) != 1:
+            raise ValueError(
+                f"--certificate {given}: the session has {len(analyzers)} analyzers "
+                f"({', '.join(analyzers)}); say which: ANALYZER=FILE"
+            )
+        name, file = analyzers[0], given
+    if name not in analyzers:
+        raise ValueError(
+            f"--certificate {given}: the session has no analyzer {name!r} ({', '.join(analyzers)})"
+        )
+    return name, read_calibration(Path(file), name).correction
 
 
 def _listen(config: DirectorConfig) -> socket.socket:

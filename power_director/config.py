@@ -6,7 +6,8 @@ CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
     [server]    host, port, data_dir, token_file, min_free_mb
     [session]   era, settle_s, interval_ms, amps_range_factor, ranging_mode, max_amps_range,
                 poll_interval_s, analyzer_stall_s, client_timeout_s, merge_tolerance_ms
-    [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch]
+    [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch];
+                   optionally certificate (+ certificate_source), see `power_director.calibration`
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from power_director.config_table import ConfigError, ConfigTable
 from power_director.ptd_sequence import ERAS, Era, sequence_for
+
+if TYPE_CHECKING:
+    from power_director.calibration import Calibration
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,6 +81,8 @@ class AnalyzerConfig:
     """PTD device type, for `ptd_config` in `server.json` when the director does not launch PTD itself."""
     channel: tuple[int, ...] | None = None
     """PTD's `-c` of a daemon the director does not launch, for `ptd_config`."""
+    calibration: Calibration | None = None
+    """A `power-calibrate` certificate's correction for this analyzer (`certificate = "…"`)."""
 
     @property
     def kind(self) -> Literal["driver", "ptd", "launch"]:
@@ -214,7 +220,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         )
     session.reject_unknown()
 
-    analyzers = _analyzers(raw_analyzers, where)
+    analyzers = _analyzers(raw_analyzers, where, base)
     if session_config.ranging_mode == "max" and session_config.max_amps_range is None:
         raise session.fail("max_amps_range", 'is required when ranging_mode = "max"')
     return DirectorConfig(
@@ -229,7 +235,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
     )
 
 
-def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
+def _analyzers(raw: Any, where: str, base: Path | None) -> tuple[AnalyzerConfig, ...]:
     if raw is None:
         raise ConfigError(f"{where}: key 'analyzers' is missing; add one [[analyzers]] table.")
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
@@ -240,7 +246,7 @@ def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
     names: set[str] = set()
     for index, item in enumerate(raw):
         table = ConfigTable(item, where, f"analyzers[{index}].")
-        analyzer = _analyzer(table)
+        analyzer = _analyzer(table, base)
         if analyzer.name in names:
             raise table.fail("name", f"repeats the name {analyzer.name!r}")
         names.add(analyzer.name)
@@ -248,7 +254,7 @@ def _analyzers(raw: Any, where: str) -> tuple[AnalyzerConfig, ...]:
     return tuple(result)
 
 
-def _analyzer(table: ConfigTable) -> AnalyzerConfig:
+def _analyzer(table: ConfigTable, base: Path | None) -> AnalyzerConfig:
     name = table.string("name")
     if not name:
         raise table.fail("name", "is missing")
@@ -259,6 +265,8 @@ def _analyzer(table: ConfigTable) -> AnalyzerConfig:
     device = table.string("device", "") or ""
     device_type = table.whole("device_type", None, 0, 100_000)
     channel = table.channels("channel")
+    certificate = table.string("certificate")
+    certificate_source = table.string("certificate_source")
     table.reject_unknown()
     chosen = [k for k, v in (("driver", driver), ("ptd", ptd), ("launch", launch_table)) if v is not None]
     if len(chosen) != 1:
@@ -269,6 +277,11 @@ def _analyzer(table: ConfigTable) -> AnalyzerConfig:
     options = dict(options_table.data) if options_table is not None else {}
     if options and driver is None:
         raise table.fail("options", "only applies to an in-process driver")
+    if certificate_source is not None and certificate is None:
+        raise table.fail("certificate_source", "only applies with 'certificate'")
+    calibration = None
+    if certificate is not None:
+        calibration = _calibration(table, name, certificate, certificate_source, base)
     return AnalyzerConfig(
         name=name,
         driver=driver,
@@ -278,7 +291,24 @@ def _analyzer(table: ConfigTable) -> AnalyzerConfig:
         launch=launch,
         device_type=device_type,
         channel=channel,
+        calibration=calibration,
     )
+
+
+def _calibration(
+    table: ConfigTable, name: str, certificate: str, source: str | None, base: Path | None
+) -> Calibration:
+    from power_director.calibration import read_calibration
+    from rules.calibration.certificate import CertificateError
+
+    path = Path(certificate)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    try:
+        return read_calibration(path, name, source)
+    except CertificateError as error:
+        key = "certificate_source" if source is not None and "certifies" in str(error) else "certificate"
+        raise table.fail(key, f"is not usable: {error}") from None
 
 
 def _check_ptd_url(table: ConfigTable, url: str) -> None:

@@ -30,6 +30,7 @@ from power_director.api import (
     TrainingExport,
     TrainingExported,
 )
+from power_director.calibration import session_corrections
 from power_director.config import ConfigError, DirectorConfig
 from power_director.disk import MIB, check_data_dir
 from power_director.errors import AnalyzerUnavailable, BadRequest, Conflict, NotFound
@@ -206,6 +207,10 @@ class Director:
             if mode not in record.phases:
                 raise Conflict(f"session {session_id} has no {mode} run to export")
             mark = record.phases[mode]
+        try:
+            corrections = {} if request.raw else session_corrections(folder, record.analyzers)
+        except ValueError as error:
+            raise Conflict(f"session {session_id} cannot be exported corrected: {error}") from None
         target = folder / TRAINING_DIR
         # Each run index is its own export: replace that run's node files, keep the others.
         shutil.rmtree(target / "power" / f"result_{request.result_index}", ignore_errors=True)
@@ -220,6 +225,7 @@ class Director:
                 end_ns=request.end_ns,
                 result_index=request.result_index,
                 per_channel=request.per_channel,
+                corrections=corrections,
             )
         except ExportError as error:
             raise BadRequest(str(error)) from None
@@ -227,6 +233,7 @@ class Director:
             session_id=session_id,
             files=[path.relative_to(folder).as_posix() for path in result.files],
             readings=result.readings,
+            corrected=result.corrected,
         )
 
     # -- clients that vanished -------------------------------------------------------------------

@@ -4,7 +4,8 @@ Both the live session (at each stop, at `done`, when it fails) and the start-up 
 session a crash interrupted write them the same way, from `recording/<analyzer>.arrows`, chunk by
 chunk: `ranging/spl.txt` or `run_1/spl.txt` (one analyzer: PTD's lines; several: the reference's
 merged form, aligned by time, see `merge`), and `trace.parquet` (one analyzer) or
-`trace_<analyzer>.parquet` (one per analyzer when there are several).
+`trace_<analyzer>.parquet` (one per analyzer when there are several), and for an analyzer with a
+calibration certificate its corrected trace beside it (`*.corrected.parquet`, see `calibration`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from analyzers.trace import Trace
 from power_director.artifacts.samples import SAMPLE_LOG, TRACE_FILE, write_parquet_stream, write_phase_spl
+from power_director.calibration import corrected_chunks, session_corrections
 from power_director.merge import Alignment, write_merged
 from power_director.storage import RecordingReader, recording_path, safe_name
 
@@ -60,9 +62,19 @@ def trace_file_names(analyzers: Sequence[str]) -> dict[str, str]:
     return {name: f"trace_{safe_name(name)}.parquet" for name in analyzers}
 
 
+def corrected_trace_name(trace_file: str) -> str:
+    """`trace.parquet` -> `trace.corrected.parquet`: a certified analyzer's trace on the reference's scale."""
+    return trace_file.removesuffix(".parquet") + ".corrected.parquet"
+
+
 def write_trace_files(folder: Path, analyzers: Sequence[str]) -> dict[str, str]:
+    """The raw trace of each analyzer, and the corrected one of each the session has a certificate for."""
     names = trace_file_names(analyzers)
+    corrections = session_corrections(folder, analyzers)
     for analyzer, name in names.items():
         reader = RecordingReader(recording_path(folder, analyzer), analyzer)
         write_parquet_stream(folder / name, reader.chunks())
+        if analyzer in corrections:
+            chunks = corrected_chunks(reader.chunks(), corrections[analyzer])
+            write_parquet_stream(folder / corrected_trace_name(name), chunks)
     return names

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analyzers.base import MeasurementStats
 from power_director.api import Mode, PhaseStamp
+from power_director.calibration import calibrations_of
 from power_director.config import SessionConfig
 from power_director.instruments import PtdLink
 from power_director.ptd_sequence import sequence_for
@@ -69,8 +70,15 @@ class PhaseRunner:
             self.write_samples(phase)  # whatever arrived, also when the analyzer failed
             self._analyzers.log_ptd()
         recorder = self._analyzers.the_recorder()
+        calibrations = calibrations_of(self._analyzers.instruments)
         phase.summaries = [
-            analyzer_summary(link, phase, recorder, self._statistics(link, self.sequence.statistics_order))
+            analyzer_summary(
+                link,
+                phase,
+                recorder,
+                self._statistics(link, self.sequence.statistics_order),
+                calibrations.get(link.name),
+            )
             for link in self._analyzers.links
         ]
         self._analyzers.log_ptd()

@@ -16,12 +16,14 @@ from analyzers.base import MeasurementStats
 from power_director.api import (
     AlignmentSummary,
     AnalyzerSummary,
+    CorrectedSummary,
     Exchange,
     MarkEvent,
     Mode,
     PhaseStamp,
     PhaseStart,
 )
+from power_director.calibration import Calibration, corrected_figure
 from power_director.errors import BadRequest, Conflict
 from power_director.instruments import PtdLink
 from power_director.merge import Alignment
@@ -119,11 +121,28 @@ def write_samples(
 
 
 def analyzer_summary(
-    link: PtdLink, phase: Phase, recorder: Recorder, stats: MeasurementStats
+    link: PtdLink,
+    phase: Phase,
+    recorder: Recorder,
+    stats: MeasurementStats,
+    calibration: Calibration | None = None,
 ) -> AnalyzerSummary:
-    """What one analyzer measured in `phase`: PTD's `Watts`/`Uncertainty` (`stats`) and the recorder's counts."""
+    """What one analyzer measured in `phase`: PTD's `Watts`/`Uncertainty` (`stats`) and the recorder's
+    counts; with a calibration, the same figures corrected."""
     tally = recorder.tally(link.name, phase.mark)
     alignment = next((a for a in phase.alignment if a.name == link.name), None)
+    corrected = None
+    if calibration is not None:
+        correction = calibration.correction
+        corrected = CorrectedSummary(
+            avg_watts=corrected_figure(_finite(stats.avg_w), correction),
+            min_watts=corrected_figure(_finite(stats.min_w), correction),
+            max_watts=corrected_figure(_finite(stats.max_w), correction),
+            relative_bound=correction.relative_bound,
+            gain=correction.gain,
+            offset_w=correction.offset_w,
+            certificate_sha256=calibration.sha256,
+        )
     return AnalyzerSummary(
         name=link.name,
         samples=tally.samples,
@@ -136,6 +155,7 @@ def analyzer_summary(
         uncertainty_max=_finite(stats.uncertainty_max),
         uncertainty_invalid=stats.uncertainty_invalid,
         alignment=_alignment_summary(alignment) if alignment is not None else None,
+        corrected=corrected,
     )
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from power_director.artifacts.server_json import build_server_json, result_checksums, write_server_json
 from power_director.artifacts.sources import sha1_file
-from power_director.phase_files import trace_file_names
+from power_director.calibration import session_calibrations
+from power_director.phase_files import corrected_trace_name, trace_file_names
 from power_director.stamps import NS_PER_S, as_reference_pair
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def joulebench_section(session: Session) -> dict[str, Any]:
         "marks": session.marks,
         "trace": traces.get(names[0]) if len(names) == 1 else None,
         "traces": traces,
+        "calibration": _calibration_record(session, names),
         "recorder": _recorder_record(session),
         "alignment": {
             mode: {
@@ -99,6 +101,19 @@ def joulebench_section(session: Session) -> dict[str, Any]:
             for link in session.analyzers.links
         ],
     }
+
+
+def _calibration_record(session: Session, names: list[str]) -> dict[str, Any]:
+    """Per certified analyzer: its certificate (the session's copy), the correction, the corrected trace."""
+    files = trace_file_names(names)
+    records: dict[str, Any] = {}
+    for name, record in session_calibrations(session.folder, names).items():
+        entry = {k: v for k, v in record.items() if k != "correction"}
+        corrected = corrected_trace_name(files[name])
+        if (session.folder / corrected).is_file():
+            entry["corrected_trace"] = {"path": corrected, "sha1": sha1_file(session.folder / corrected)}
+        records[name] = entry
+    return records
 
 
 def _recorder_record(session: Session) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from power_director.api import (
     SessionState,
 )
 from power_director.artifacts.files import list_files
+from power_director.calibration import calibrations_of, write_calibrations
 from power_director.config import SessionConfig
 from power_director.errors import AnalyzerFailed
 from power_director.instruments import Instrument
@@ -83,6 +84,8 @@ class Session:
         self.last_call = time.monotonic()
         self.power_folder = folder / "power"
         self.power_folder.mkdir(parents=True, exist_ok=True)
+        # Before any sample: whatever becomes of the session, its folder says how it is corrected.
+        write_calibrations(folder, calibrations_of(self.instruments))
         self.narration = SessionNarration(self.power_folder / "server.log")
         self.analyzers = SessionAnalyzers(folder, instruments, config, self.narration, fsync_interval_s)
         self.ranges = SessionRanges(config, self.narration, self.analyzers.log_ptd)

@@ -12,13 +12,19 @@ rule integrates each reading backwards to the previous one) and stops at the las
 range it starts and stops at the range's ends. Sentinel samples (-1, -2) are not readings: they are
 left out and counted, so the backward rectangle of the next reading spans the gap.
 
+An analyzer with a calibration correction (the session's certificate, see `calibration`, or one
+given to the export) is written on the reference's scale, its total only (an offset cannot be shared
+out among channels); its `power_measurement_start` says so in its metadata, with `accuracy`, the
+corrected watts' stated relative accuracy, which `power-check` takes as that node's meter accuracy.
+
 The training checker scores a run against its `result_<i>.txt` (run_start/run_stop), which the
 training job writes, not the director; put it next to `power/`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -26,7 +32,9 @@ from typing import TextIO
 import numpy as np
 
 from analyzers.trace import Trace
+from power_director.calibration import corrected_chunks
 from power_director.storage import RecordingReader, recording_path
+from rules.calibration.certificate import Correction
 
 NS_PER_MS = 1_000_000
 _HEAD = ':::MLLOG {"namespace": "", "time_ms": '
@@ -43,12 +51,22 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     readings: int = 0
     skipped: int = 0  # sentinel samples left out
+    corrected: list[str] = field(default_factory=list)  # the analyzers written corrected
 
 
-def _marker(key: str, event: str, time_ms: int) -> str:
+def _marker(key: str, event: str, time_ms: int, correction: Correction | None = None) -> str:
+    metadata: dict[str, object] = {"source": "joulebench power-director"}
+    if correction is not None and key == "power_measurement_start":
+        metadata["accuracy"] = correction.relative_bound
+        metadata["calibration"] = {
+            "certificate": correction.certificate,
+            "certified_source": correction.source,
+            "gain": correction.gain,
+            "offset_w": correction.offset_w,
+        }
     return (
         f'{_HEAD}{time_ms}, "event_type": "{event}", "key": "{key}", "value": null, '
-        f'"metadata": {{"source": "joulebench power-director"}}}}\n'
+        f'"metadata": {json.dumps(metadata)}}}\n'
     )
 
 
@@ -94,8 +112,10 @@ def export_training(
     end_ns: int | None = None,
     result_index: int = 1,
     per_channel: bool = False,
+    corrections: Mapping[str, Correction] | None = None,
 ) -> ExportResult:
-    """Write the node logs of one run; raises ExportError when the window holds no sample."""
+    """Write the node logs of one run, `corrections` (analyzer -> correction) applied; raises
+    ExportError when the window holds no sample."""
     if (begin_ns is None) != (end_ns is None):
         raise ExportError(f"{session_folder}: a time range needs both begin_ns and end_ns")
     if begin_ns is not None and end_ns is not None and end_ns <= begin_ns:
@@ -103,11 +123,20 @@ def export_training(
     run_dir = out / "power" / f"result_{result_index}"
     result = ExportResult()
     node = 0
+    corrections = corrections or {}
     for analyzer in analyzers:
         path = recording_path(session_folder, analyzer)
-        first = next(_window(RecordingReader(path).chunks(), mark, begin_ns, end_ns), None)
+        correction = corrections.get(analyzer)
+
+        def chunks(path: Path = path, correction: Correction | None = correction) -> Iterator[Trace]:
+            raw = RecordingReader(path).chunks()
+            return _window(corrected_chunks(raw, correction) if correction else raw, mark, begin_ns, end_ns)
+
+        first = next(chunks(), None)
         if first is None:
             continue
+        if correction is not None:
+            result.corrected.append(analyzer)
         channels: list[int | None] = (
             list(range(1, first.channel_count + 1)) if per_channel and first.channel_count else [None]
         )
@@ -116,12 +145,7 @@ def export_training(
             target = run_dir / f"node_{node}.txt"
             with target.open("w", encoding="utf-8") as handle:
                 readings, skipped = _write_node(
-                    handle,
-                    _window(RecordingReader(path).chunks(), mark, begin_ns, end_ns),
-                    channel,
-                    interval_ms,
-                    begin_ns,
-                    end_ns,
+                    handle, chunks(), channel, interval_ms, begin_ns, end_ns, correction
                 )
             result.files.append(target)
             result.readings += readings
@@ -140,6 +164,7 @@ def _write_node(
     interval_ms: int,
     begin_ns: int | None,
     end_ns: int | None,
+    correction: Correction | None = None,
 ) -> tuple[int, int]:
     readings = skipped = 0
     last_ns: int | None = None
@@ -147,7 +172,9 @@ def _write_node(
     for chunk in chunks:
         if not started:
             start_ns = begin_ns if begin_ns is not None else int(chunk.time_ns[0]) - interval_ms * NS_PER_MS
-            handle.write(_marker("power_measurement_start", "INTERVAL_START", start_ns // NS_PER_MS))
+            handle.write(
+                _marker("power_measurement_start", "INTERVAL_START", start_ns // NS_PER_MS, correction)
+            )
             started = True
         times, watts, bad = _columns(chunk, channel)
         handle.write(_reading_lines(times, watts))

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzers.trace import Trace
+from analyzers.trace import SAMPLE_OK, Trace
 from rules.calibration.conditions import RULE_READING, Condition, olympic_score, window_averages
 from rules.calibration.flaws import Flaw, flagged_samples, stale_readings
 from rules.calibration.response import Response, ResponseFitError, fit_response
@@ -50,7 +50,8 @@ class Correction:
         origin so the corrected counter stays continuous (default: the trace's first sample)."""
         if not len(trace):
             return replace(trace, channels=())
-        watts = (trace.watts - self.offset_w) / self.gain
+        # Sentinel samples (PTD's -1 error, -2 missed) keep their values: they are not readings.
+        watts = np.where(trace.flags == SAMPLE_OK, (trace.watts - self.offset_w) / self.gain, trace.watts)
         stated = np.where(np.isfinite(trace.uncertainty), trace.uncertainty, 0.0)
         uncertainty = np.sqrt(stated**2 + self.relative_bound**2)
         energy = trace.energy_j
@@ -195,10 +196,31 @@ def load_correction(path: str | Path, source: str | None = None) -> Correction:
     may be omitted."""
     where = Path(path)
     try:
-        document = json.loads(where.read_text())
+        data = where.read_bytes()
     except FileNotFoundError:
         raise CertificateError(f"{where}: no such certificate") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except OSError as error:
+        raise CertificateError(f"{where}: not a readable certificate ({error.strerror or error})") from None
+    return parse_correction(data, where, source)
+
+
+def certified_sources(data: bytes) -> list[str]:
+    """The source labels a certificate's bytes name (empty when they are not a certificate)."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    return [str(c.get("source")) for c in document.get("candidates", []) if isinstance(c, dict)]
+
+
+def parse_correction(data: bytes, where: str | Path, source: str | None = None) -> Correction:
+    """`load_correction` on a certificate already read; `where` names it in messages."""
+    where = Path(where)
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CertificateError(f"{where}: not a readable certificate ({error})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CertificateError(

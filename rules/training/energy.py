@@ -37,6 +37,9 @@ class NodeEnergy:
     notes: list[str] = field(default_factory=list)
     first_reading_ns: int | None = None
     last_reading_ns: int | None = None
+    stated_accuracy: float | None = None
+    """The relative accuracy the log states for its readings (`accuracy` in the metadata of
+    `power_measurement_start`, as a joulebench export of a calibrated source writes); None: unstated."""
 
 
 def node_energy(log: PowerLog, ttt_ns: int, order: Integration = Integration.MEASURED) -> NodeEnergy:
@@ -69,7 +72,18 @@ def node_energy(log: PowerLog, ttt_ns: int, order: Integration = Integration.MEA
         notes=list(log.notes) + counted.notes,
         first_reading_ns=int(counted.time_ns.min()),
         last_reading_ns=int(counted.time_ns.max()),
+        stated_accuracy=stated_accuracy(log),
     )
+
+
+def stated_accuracy(log: PowerLog) -> float | None:
+    """The log's own statement of its readings' relative accuracy, when it makes a usable one."""
+    start = log.first("power_measurement_start")
+    metadata = start.metadata if start is not None else None
+    value = metadata.get("accuracy") if isinstance(metadata, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and 0 <= value < 1 else None
 
 
 def _no_window(log: PowerLog, window_ns: int, order: Integration) -> InputError:

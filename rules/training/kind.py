@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +161,14 @@ def check_training(
         f"{score.mean_energy_j / 1000:.6f} kJ × {scaling:.10g}"
     )
     kept = [run_uncertainties[r.name] for r in runs if not r.dropped]
+    stated = [r.stated_meter_j for r in runs if not r.dropped]
+    # One set of meters measures every run: the stated bounds are averaged, not shrunk like noise.
+    stated_j = math.fsum(s for s in stated if s is not None) / len(stated) if None not in stated else None
+    accuracy = "from meter accuracy"
+    if meter_accuracy is None and stated_j is not None:
+        relative = stated_j / abs(score.mean_energy_j) if score.mean_energy_j else 0.0
+        meter_accuracy = relative
+        accuracy = "from the accuracy each node log states (calibration certificates; energy-weighted)"
     total_j, known_j = score_uncertainty(score.mean_energy_j, kept, scaling, meter_accuracy)
     samples = sum(r.samples for r in runs if not r.dropped)
     basis = (
@@ -174,7 +183,7 @@ def check_training(
     else:
         result.uncertainty = total_j / 1000
         notes.append(
-            f"uncertainty (standard) from meter accuracy ±{meter_accuracy:.3g} (rectangular, same meter "
+            f"uncertainty (standard) {accuracy} ±{meter_accuracy:.3g} (rectangular, same meter "
             f"for every run) and {basis}"
         )
     return result
@@ -245,6 +254,9 @@ def _run_energy(
     base.energy_j = sum(p.energy_j for p in parts)
     base.node_energy_j = tuple(p.energy_j for p in node_parts)
     base.samples = sum(p.samples for p in node_parts)
+    accuracies = [p.stated_accuracy for p in node_parts]
+    if all(a is not None for a in accuracies):
+        base.stated_meter_j = sum(p.energy_j * (p.stated_accuracy or 0.0) for p in node_parts)
     tally.readings += [
         NodeReadings(
             f"{files.name}/{path.name}", part.samples, part.window_s, _uncovered_s(part, start, stop)

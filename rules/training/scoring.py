@@ -30,6 +30,8 @@ class RunEnergy:
     """Each node's share (J), in the order of `node_logs`; switches are in `energy_j` only."""
     node_logs: tuple[str, ...] = ()
     """The file names of the run's node power logs."""
+    stated_meter_j: float | None = None
+    """Σ node energy × the accuracy its log states (a bound, J); None unless every node log states one."""
 
     def to_json(self) -> dict[str, object]:
         return {
