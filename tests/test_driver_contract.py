@@ -24,6 +24,7 @@ from analyzers.android import AndroidAnalyzer
 from analyzers.base import Identity
 from analyzers.errors import AnalyzerError, AnalyzerStateError
 from analyzers.ipmi import IpmiAnalyzer
+from analyzers.joulescope import JoulescopeAnalyzer
 from analyzers.lpm01a import Lpm01aAnalyzer
 from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
@@ -112,6 +113,8 @@ def test_only_the_two_bases_start_sampling_threads() -> None:
     for driver in (Lpm01aAnalyzer, YokogawaAnalyzer, SimulatedAnalyzer, PtdAnalyzer, AndroidAnalyzer):
         assert issubclass(driver, StreamedAnalyzer)
     assert SimulatedAnalyzer.on_demand and PtdAnalyzer.on_demand  # no thread: they produce when asked
+    # The joulescope package's own thread delivers the stream; fetch reduces what it delivered.
+    assert issubclass(JoulescopeAnalyzer, StreamedAnalyzer) and JoulescopeAnalyzer.on_demand
     assert not Lpm01aAnalyzer.on_demand and not YokogawaAnalyzer.on_demand and not AndroidAnalyzer.on_demand
     for driver in (NvmlAnalyzer, RaplAnalyzer, RedfishAnalyzer, IpmiAnalyzer):
         assert issubclass(driver, PolledAnalyzer)
@@ -159,6 +162,7 @@ CONTRACT_PROOFS = {
         "test_an_unplugged_device_keeps_the_samples_before_and_then_says_it_went_away",
     ),
     "ipmi": ("test_ipmi", "test_bmcs_over_lan_with_the_password_from_a_file_never_argv"),
+    "joulescope": ("test_joulescope", "test_an_unplugged_joulescope_keeps_the_samples_then_says_so"),
     "lpm01a": ("test_lpm01a", "test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so"),
     "nvml": ("test_nvml", "test_a_lost_gpu_flags_its_channel_and_is_reported"),
     "ptd": (

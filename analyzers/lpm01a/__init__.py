@@ -3,7 +3,7 @@
 `--driver lpm01a --device /dev/ttyACM0`. See docs/INSTRUMENTS_DRIVERS.md.
 """
 
+from analyzers.energy_runner_export import write_energy_runner
 from analyzers.lpm01a.driver import GpioEvent, Lpm01aAnalyzer
-from analyzers.lpm01a.energy_runner import write_energy_runner
 
 __all__ = ["GpioEvent", "Lpm01aAnalyzer", "write_energy_runner"]

@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Identity
 from analyzers.errors import AnalyzerError, AnalyzerProtocolError
+from analyzers.gpio_events import GpioEvent, event_mark
 from analyzers.line_transport import LineTransport
 from analyzers.lpm01a import protocol
 from analyzers.lpm01a.stream import (
@@ -41,17 +41,6 @@ NO_REPLY_HINT = (
     "check the USB cable, that --device is the board's virtual COM port and the baud rate "
     f"(default {protocol.DEFAULT_BAUDRATE})"
 )
-
-
-@dataclass(frozen=True)
-class GpioEvent:
-    """An `event` line: `samples_before` samples of the measurement preceded it; `time_ns` is the
-    timestamp of the first sample after it (the first sample of the window it opens)."""
-
-    number: int
-    edge: str
-    samples_before: int
-    time_ns: int
 
 
 def _check_settings(device: str, volts: float, output: str) -> None:
@@ -297,10 +286,7 @@ class Lpm01aAnalyzer(StreamedAnalyzer):
             self._emit(chunk)
 
     def _current_mark(self) -> str:
-        if self._event_number is None:
-            return self._mark
-        event = f"event{self._event_number}"
-        return f"{self._mark}#{event}" if self._mark else event
+        return event_mark(self._mark, self._event_number)
 
     def __enter__(self) -> Lpm01aAnalyzer:
         return self

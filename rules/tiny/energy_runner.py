@@ -31,6 +31,7 @@ _ITER_INFER = re.compile(rb"-key\[iterInfer\]-val\[(\d+)\]")
 _MONITOR = re.compile(rb"m-regfile-fn\[[^\]]*energy[^\]]*\]-type\[emon\]-name\[([^\]]+)\]")
 _VOLTAGE = re.compile(rb"m-voltage-mv\[(\d+(?:\.\d+)?)\]")
 _MODEL = re.compile(rb"m-model-\[([^\]]+)\]")
+_STATED_ACCURACY = re.compile(rb"joulebench: m-accuracy\[([0-9.eE+-]+)\]")
 _MEDIAN = re.compile(rb"Median energy cost is\s+([0-9.]+)\s*uJ/inf")
 
 
@@ -49,6 +50,8 @@ class RunLog:
     monitor: str | None
     voltage_v: float | None
     model: str | None
+    stated_accuracy: float | None = None
+    """A relative bound an exporter states for a monitor EnergyRunner does not know (`joulebench: m-accuracy[…]`)."""
 
 
 def is_energy_folder(directory: Path) -> bool:
@@ -105,11 +108,13 @@ def read_run_log(directory: Path) -> RunLog:
     monitor = _MONITOR.search(text)
     voltage = _VOLTAGE.search(text)
     model = _MODEL.search(text)
+    stated = _STATED_ACCURACY.search(text)
     return RunLog(
         inferences_per_window=inferences,
         monitor=monitor.group(1).decode(errors="replace").lower() if monitor else None,
         voltage_v=float(voltage.group(1)) / 1000 if voltage else None,
         model=model.group(1).decode(errors="replace") if model else None,
+        stated_accuracy=_fraction(stated.group(1)) if stated else None,
     )
 
 
@@ -121,3 +126,11 @@ def published_median_uj(directory: Path) -> float | None:
         return None
     match = _MEDIAN.search(text)
     return float(match.group(1)) if match else None
+
+
+def _fraction(text: bytes) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value < 1 else None

@@ -67,6 +67,8 @@ def check_tiny(directory: Path) -> TinyResult:
     log = read_run_log(directory)
     notes: list[str] = []
     accuracy, source = METER_ACCURACY.get(log.monitor or "", (None, ""))
+    if accuracy is None and log.stated_accuracy is not None:
+        accuracy, source = log.stated_accuracy, "stated by the exporting driver in log.txt"
     try:
         energy = from_energy_samples(
             trace.energy_uj, trace.rate_hz, trace.timestamps_s, log.inferences_per_window, accuracy
@@ -100,10 +102,11 @@ def check_tiny(directory: Path) -> TinyResult:
         notes.append(f"uncertainty unknown: no published accuracy for the energy monitor ({monitor})")
     else:
         notes.append(
-            f"uncertainty (standard): {log.monitor} accuracy ±{accuracy:.0%} ({source}), rectangular and "
+            f"uncertainty (standard): {log.monitor} accuracy ±{accuracy * 100:g}% ({source}), rectangular and "
             "correlated over all samples, plus one sample of timing at each window edge"
         )
-        _check_lpm01a_range(energy.windows, log.voltage_v, notes)
+        if log.monitor == "lpm01a":
+            _check_lpm01a_range(energy.windows, log.voltage_v, notes)
     published = published_median_uj(directory)
     if published is not None:
         diff = (energy.median_uj - published) / published

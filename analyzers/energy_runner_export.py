@@ -5,7 +5,10 @@
 - `trace1-timestamps.json`: the GPIO event times in seconds from the first sample, placed so that
   round(t × rate) is the index of the first sample after the event.
 - `log.txt`: the lines of EnergyRunner's log that the checker reads: inferences per window, the
-  energy monitor (`lpm01a`, whose published accuracy the checker applies) and the supply voltage.
+  energy monitor (`lpm01a`, whose published accuracy the checker applies; or another meter, e.g.
+  `joulescope`, with a `joulebench: m-accuracy[…]` line stating its bound) and the supply voltage.
+
+Any trace with GPIO events exports this way: the LPM01A's, and a Joulescope's reduced to the rate.
 
 float32 keeps about 7 significant digits of each sample's µJ (at 1 kHz and 1 mW: 1.000000 µJ, i.e.
 1 pJ): the format's limit, not ours. The native `Trace` (float64 watts and cumulative joules) keeps more.
@@ -34,6 +37,8 @@ def write_energy_runner(
     rate_hz: float,
     inferences_per_window: int,
     volts: float,
+    monitor: str = "lpm01a",
+    accuracy: float | None = None,
 ) -> None:
     """Write the three files for `trace` (samples on a `1/rate_hz` grid) and its GPIO events.
 
@@ -48,9 +53,11 @@ def write_energy_runner(
     (directory / TIMESTAMPS_FILE).write_text(json.dumps(timestamps, indent=1), encoding="utf-8")
     log = [
         f"00000.000 parser: m-bm-cfg-name[ulp-ml]-key[iterInfer]-val[{inferences_per_window}]",
-        f"00000.000 emon: m-regfile-fn[{ENERGY_FILE}]-type[emon]-name[lpm01a]",
-        f"00000.000 emon: m-regfile-fn[{TIMESTAMPS_FILE}]-type[etime]-name[lpm01a]",
+        f"00000.000 emon: m-regfile-fn[{ENERGY_FILE}]-type[emon]-name[{monitor}]",
+        f"00000.000 emon: m-regfile-fn[{TIMESTAMPS_FILE}]-type[etime]-name[{monitor}]",
         f"00000.000 emon: m-voltage-mv[{round(volts * 1000)}]",
-        "00000.000 joulebench: exported by joulebench's lpm01a driver",
+        f"00000.000 joulebench: exported by joulebench's {monitor} driver",
     ]
+    if accuracy is not None:
+        log.append(f"00000.000 joulebench: m-accuracy[{accuracy:.6g}]")
     (directory / LOG_FILE).write_text("\n".join(log) + "\n", encoding="utf-8")
