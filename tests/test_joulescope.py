@@ -132,7 +132,9 @@ def test_lost_samples_are_counted_estimated_and_an_empty_interval_is_missed() ->
         trace = measure(analyzer, 0.010, 0.8)
         stats = analyzer.stats()
     flags = trace.flags
-    assert flags[30] == SAMPLE_MISSED and flags[31] == SAMPLE_MISSED and (np.delete(flags, [30, 31]) == 0).all()
+    assert (
+        flags[30] == SAMPLE_MISSED and flags[31] == SAMPLE_MISSED and (np.delete(flags, [30, 31]) == 0).all()
+    )
     assert stats.extra["missing_samples"] == 20_000 + 2_000 and stats.errors == 2
     # Sample 50 lost a fifth of its samples: its mean is the rest's, its energy the whole interval's.
     assert trace.watts[50] == pytest.approx(0.005 * 3.3, rel=1e-6)
