@@ -24,6 +24,9 @@ SAMPLE_ERROR = -1
 """PTD `-1`: the meter reported an error, or the value was not provided."""
 SAMPLE_MISSED = -2
 """PTD `-2`: the meter missed this sample."""
+MIN_PRESENT_FRACTION = 0.5
+"""A sample a driver reduces from a full-rate stream (Joulescope, Monsoon) is missed when fewer than
+this share of its interval's samples arrived: its energy would be mostly guessed."""
 
 NO_MARK = -1
 """Mark code of a sample taken outside any marked measurement (PTD writes `notset`)."""

@@ -26,6 +26,7 @@ from analyzers.errors import AnalyzerError, AnalyzerStateError
 from analyzers.ipmi import IpmiAnalyzer
 from analyzers.joulescope import JoulescopeAnalyzer
 from analyzers.lpm01a import Lpm01aAnalyzer
+from analyzers.monsoon import MonsoonAnalyzer
 from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
 from analyzers.ptd.client_analyzer import PtdAnalyzer
@@ -116,6 +117,7 @@ def test_only_the_two_bases_start_sampling_threads() -> None:
     # The joulescope package's own thread delivers the stream; fetch reduces what it delivered.
     assert issubclass(JoulescopeAnalyzer, StreamedAnalyzer) and JoulescopeAnalyzer.on_demand
     assert not Lpm01aAnalyzer.on_demand and not YokogawaAnalyzer.on_demand and not AndroidAnalyzer.on_demand
+    assert issubclass(MonsoonAnalyzer, StreamedAnalyzer) and not MonsoonAnalyzer.on_demand
     for driver in (NvmlAnalyzer, RaplAnalyzer, RedfishAnalyzer, IpmiAnalyzer):
         assert issubclass(driver, PolledAnalyzer)
 
@@ -164,6 +166,7 @@ CONTRACT_PROOFS = {
     "ipmi": ("test_ipmi", "test_bmcs_over_lan_with_the_password_from_a_file_never_argv"),
     "joulescope": ("test_joulescope", "test_an_unplugged_joulescope_keeps_the_samples_then_says_so"),
     "lpm01a": ("test_lpm01a", "test_a_disconnect_mid_stream_keeps_the_samples_and_then_says_so"),
+    "monsoon": ("test_monsoon", "test_an_unplugged_monsoon_keeps_the_samples_then_says_so"),
     "nvml": ("test_nvml", "test_a_lost_gpu_flags_its_channel_and_is_reported"),
     "ptd": (
         "test_ptd_client_fakes",

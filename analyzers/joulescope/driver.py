@@ -20,7 +20,8 @@ Accuracy: each sample's uncertainty is current_accuracy + voltage_accuracy + cur
 deliberately wider than the vendor's headline figures; give your unit's datasheet values.
 
 Lost samples (NaN in the stream, or sample ids skipped) are counted; their energy is estimated from
-the rest of their interval; an interval with none left is a missed sample (flag -2). When the
+the rest of their interval; an interval with fewer than half its samples is a missed sample
+(flag -2, no energy). When the
 package reports that the device stopped on its own (unplugged), the samples before are kept and
 the next fetch says so.
 """
@@ -344,7 +345,7 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
                 + voltage_rel
                 + np.where(np.abs(amps) > 0, offset_a / np.abs(amps), np.inf if offset_a else 0.0)
             )
-        flags = np.where(np.isfinite(watts), 0, SAMPLE_MISSED).astype(np.int8)
+        flags = np.where(rows.usable, 0, SAMPLE_MISSED).astype(np.int8)
         cumulative = self._energy_j + np.cumsum(rows.energy_j)
         self._energy_j = float(cumulative[-1])
         self._charge_c += float(rows.charge_c.sum())
@@ -358,7 +359,7 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
             watts=watts,
             volts=rows.mean["voltage"],
             amps=amps,
-            uncertainty=np.where(np.isfinite(watts), uncertainty, np.nan),
+            uncertainty=np.where(rows.usable, uncertainty, np.nan),
             flags=flags,
             marks=marks_arg,
             energy_j=cumulative,

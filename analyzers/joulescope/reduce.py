@@ -6,7 +6,8 @@ block, and returns per whole interval: the mean, minimum and maximum of current,
 the interval's charge and energy (Σ x / fs, the same sums the instrument's accumulators add), how
 many of its samples were missing (NaN: the instrument marks samples it lost that way), and the
 input edges with their sample ids. A missing stretch's energy is estimated from the interval's
-present samples (their mean × the whole interval); an interval with no sample at all is missed.
+present samples (their mean × the whole interval); an interval with fewer than half its samples
+is not `usable` (the driver makes it a missed sample, with no energy).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from analyzers.trace import MIN_PRESENT_FRACTION
 
 EDGES = ("rising", "falling", "both")
 
@@ -29,6 +32,7 @@ class IntervalRows:
     charge_c: np.ndarray
     energy_j: np.ndarray
     missing: np.ndarray  # int64 samples lost in each interval
+    usable: np.ndarray  # bool: enough samples arrived for the interval to stand (MIN_PRESENT_FRACTION)
     edge_sample_ids: np.ndarray  # int64, first sample after each input edge (in these intervals' span)
     edge_kinds: list[str]
 
@@ -118,8 +122,9 @@ class IntervalReducer:
                     count > 0, np.where(present, block, -np.inf).max(axis=1, initial=-np.inf), np.nan
                 )
         seconds = k / self.frequency_hz
-        charge = np.where(count > 0, mean["current"] * seconds, 0.0)
-        energy = np.where(count > 0, mean["power"] * seconds, 0.0)
+        usable = count >= MIN_PRESENT_FRACTION * k
+        charge = np.where(usable, mean["current"] * seconds, 0.0)
+        energy = np.where(usable, mean["power"] * seconds, 0.0)
         limit = int(ends[-1]) if whole else first
         ready = [e for e in self._pending_edges if e[0] < limit]
         self._pending_edges = [e for e in self._pending_edges if e[0] >= limit]
@@ -131,6 +136,7 @@ class IntervalReducer:
             charge_c=charge,
             energy_j=energy,
             missing=missing,
+            usable=usable,
             edge_sample_ids=np.array([e[0] for e in ready], dtype=np.int64),
             edge_kinds=[e[1] for e in ready],
         )

@@ -1,0 +1,5 @@
+"""The fake package's HVPM instrument."""
+
+from Monsoon import PACKAGE
+
+Monsoon = PACKAGE.HVPM.Monsoon

@@ -1,0 +1,5 @@
+"""The fake package's LVPM instrument."""
+
+from Monsoon import PACKAGE
+
+Monsoon = PACKAGE.LVPM.Monsoon
