@@ -179,7 +179,9 @@ def test_help_lists_what_a_user_needs() -> None:
         "power_director.cli"
     )
     for sub in ("read", "serve"):
-        assert "ipmi, lpm01a, nvml, ptd, rapl, redfish, simulated, yokogawa" in help_of("analyzers.cli", sub)
+        assert "ipmi, joulescope, lpm01a, monsoon, nvml, ptd, rapl, redfish, simulated, yokogawa" in help_of(
+            "analyzers.cli", sub
+        )
     assert "DEVICE_TYPE 0: the simulated meter" in help_of("analyzers.ptd.ptd_cli")
 
 
