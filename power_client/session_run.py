@@ -209,7 +209,9 @@ def _run_phases(
     for mode in modes:
         step[0] = f"the {mode} run"
         before = _measure(director, limits, f"before {mode}")
-        ranges = request.known_ranges if mode == "testing" else None
+        known = request.known_ranges if mode == "testing" else None
+        # The offset goes along for the director's dashboard and /metrics; the ranges are what it acts on.
+        ranges = (known or PhaseStart()).model_copy(update={"clock_offset_s": before.offset_ns / 1e9})
         run, started, stopped = _run_phase(
             request, director, clock, record.session_id, mode, ranges, extras, progress, watch
         )

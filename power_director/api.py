@@ -85,11 +85,14 @@ class PhaseStamp(BaseModel):
 
 
 class PhaseStart(BaseModel):
-    """Optional known ranges: testing without ranging (the result is then not submission-valid)."""
+    """Optional known ranges: testing without ranging (the result is then not submission-valid);
+    optionally the client's clock offset, as it measured it before the run."""
 
     # Finite and physical: no meter the PTD protocol drives ranges above these.
     max_volts: float | None = Field(default=None, gt=0, le=MAX_VOLTS, allow_inf_nan=False)
     max_amps: float | None = Field(default=None, gt=0, le=MAX_AMPS, allow_inf_nan=False)
+    clock_offset_s: float | None = Field(default=None, ge=-86_400, le=86_400, allow_inf_nan=False)
+    """The client's latest estimate of director clock − client clock, for the dashboard and /metrics."""
 
 
 class PhaseStarted(BaseModel):

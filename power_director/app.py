@@ -20,7 +20,8 @@ from power_director.config import DirectorConfig
 from power_director.director import Director
 from power_director.errors import DirectorError
 from power_director.gate import RequestGate
-from power_director.routers import analyzers, exports, files, sessions
+from power_director.metrics import registry_for
+from power_director.routers import analyzers, dashboard, exports, files, sessions
 from power_director.routers import time as time_router
 from power_director.stamps import stamp_now
 
@@ -65,11 +66,13 @@ def create_app(config: DirectorConfig, token: str, director: Director | None = N
     )
     app.state.director = shared
     app.state.token = token
+    app.state.metrics = registry_for(shared)
     # Added last, run first: the arrival stamp, then the gate (token and body limit, before any body).
     app.add_middleware(RequestGate, token=token)
     app.add_middleware(ArrivalStamp)
     for module in (time_router, sessions, files, exports, analyzers):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(dashboard.router)  # read-only views, outside /v1: see viewer_access
 
     async def director_error(_request: Request, error: Exception) -> JSONResponse:
         status = error.status_code if isinstance(error, DirectorError) else 500

@@ -195,7 +195,11 @@ def serve(config_path: str, host: str | None, port: int | None) -> int:
         f"{PROG}: listening on http://{bound_host}:{bound_port}, data in {config.data_dir}", file=sys.stderr
     )
     app = create_app(config, token, director)
-    server = _Server(uvicorn.Config(app, log_level="info", access_log=False, http=JoinedWritesH11Protocol))
+    # A dashboard's event stream never ends by itself: on SIGTERM it gets 5 s, then it is cut.
+    settings = uvicorn.Config(
+        app, log_level="info", access_log=False, http=JoinedWritesH11Protocol, timeout_graceful_shutdown=5
+    )
+    server = _Server(settings)
     server.run(sockets=[sock])
     return 0
 

@@ -64,6 +64,11 @@ class Director:
         self._watchdog: threading.Thread | None = None
         self.release_wait_s = RELEASE_WAIT_S
 
+    @property
+    def closing(self) -> bool:
+        """True once `close` began: long-lived responses (the dashboard's event stream) end."""
+        return self._closing.is_set()
+
     def start(self) -> None:
         """Create the data folder, find earlier sessions, start in-process drivers (once);
         raises OSError or AnalyzerError."""

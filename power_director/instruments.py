@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
+from analyzers.live_counters import LiveCounters
 from analyzers.ptd.client import RL_FORMS
 from analyzers.ptd.client_analyzer import PtdAnalyzer
 from analyzers.ptd.client_replies import PtdMessage
@@ -271,6 +272,8 @@ class Instrument:
         self.last_reading_ns: int | None = None
         self.last_watts: float | None = None
         self.error: str | None = None
+        self.live = LiveCounters()
+        """Kept for the director's lifetime, across sessions: the dashboard's and /metrics' figures."""
 
     @property
     def name(self) -> str:
@@ -308,9 +311,11 @@ class Instrument:
         if link is not None:
             link.close()
 
-    def note_reading(self, time_ns: int, watts: float) -> None:
-        self.last_reading_ns = time_ns
-        self.last_watts = watts
+    def note_chunk(self, chunk: Trace) -> None:
+        """Samples the recorder wrote: the live counters, and the last valid reading."""
+        self.live.observe(chunk)
+        view = self.live.view()
+        self.last_reading_ns, self.last_watts = view.last_reading_ns, view.watts
 
     def close(self) -> None:
         self.release()

@@ -108,7 +108,7 @@ class Recorder:
         poll_interval_s: float = 0.25,
         stall_s: float = 5.0,
         fsync_interval_s: float = 1.0,
-        on_reading: Callable[[str, int, float], None] | None = None,
+        on_chunk: Callable[[str, Trace], None] | None = None,
     ) -> None:
         self.folder = session_folder
         self.poll_interval_s = poll_interval_s
@@ -116,7 +116,7 @@ class Recorder:
         self._watchdog: threading.Thread | None = None
         self._fault_lock = threading.Lock()
         self._on_fault = on_fault
-        self._on_reading = on_reading
+        self._on_chunk = on_chunk
         self._stop = threading.Event()
         self._channels = {
             link.name: _Channel(
@@ -234,8 +234,8 @@ class Recorder:
         if len(good):
             last = int(good[-1])
             channel.last_good = LastGood(int(chunk.time_ns[last]), float(chunk.watts[last]))
-            if self._on_reading is not None:
-                self._on_reading(channel.link.name, channel.last_good.time_ns, channel.last_good.watts)
+        if self._on_chunk is not None:
+            self._on_chunk(channel.link.name, chunk)
 
     def _stall(self, channel: _Channel) -> str | None:
         running = channel.link.analyzer.running

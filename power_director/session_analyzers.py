@@ -76,7 +76,7 @@ class SessionAnalyzers:
             poll_interval_s=self._config.poll_interval_s,
             stall_s=self._config.stall_s,
             fsync_interval_s=self._fsync_interval_s,
-            on_reading=lambda name, time_ns, watts: self.instrument(name).note_reading(time_ns, watts),
+            on_chunk=lambda name, chunk: self.instrument(name).note_chunk(chunk),
         )
         self.recorder.start()
         paths = [self.recorder.path(link.name).relative_to(self.folder).as_posix() for link in self.links]
@@ -121,6 +121,7 @@ class SessionAnalyzers:
         which is the first fault's."""
         self.link(name).give_up()
         self.instrument(name).error = reason
+        self.instrument(name).live.fault(reason)
         others = [link.name for link in self.links if link.name != name and link.name not in self._faulted]
         text = f"{during} run: {reason}" if during else reason
         if others:

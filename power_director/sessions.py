@@ -81,6 +81,7 @@ class Session:
         self.messages: list[Message] = []
         self.phases: dict[str, Phase] = {}
         self.marks: list[dict[str, Any]] = []
+        self.clock_offset_s: float | None = None  # the client's, as it said at its last phase start
         self.last_call = time.monotonic()
         self.power_folder = folder / "power"
         self.power_folder.mkdir(parents=True, exist_ok=True)
@@ -155,6 +156,8 @@ class Session:
             with self._failing_on_error(f"{mode} start failed"):
                 phase = self.phases[mode] = self.runner.begin(mode, mark, start.known_ranges, arrived)
             started = phase.stamps[1]
+            if request.clock_offset_s is not None:
+                self.clock_offset_s = request.clock_offset_s
             self.submission_valid = self.submission_valid and start.known_ranges is None
             self.state = target
             self.persist()

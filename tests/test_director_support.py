@@ -54,10 +54,11 @@ class RunningDirector:
     director: Director
     port: int
     http: httpx.Client
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def post(self, path: str, body: Any = None, *, token: str | None = TOKEN) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -78,11 +79,20 @@ class RunningDirector:
 
 
 @contextmanager
-def running_director(config: DirectorConfig, token: str = TOKEN) -> Iterator[RunningDirector]:
-    """uvicorn serving `create_app(config, token)` on 127.0.0.1:<ephemeral> in a thread."""
+def running_director(
+    config: DirectorConfig, token: str = TOKEN, host: str = "127.0.0.1"
+) -> Iterator[RunningDirector]:
+    """uvicorn serving `create_app(config, token)` on host:<ephemeral> (loopback by default) in a thread."""
     director = Director(config)
     app = create_app(config, token, director)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", http=JoinedWritesH11Protocol)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=0,
+        log_level="warning",
+        http=JoinedWritesH11Protocol,
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -91,9 +101,9 @@ def running_director(config: DirectorConfig, token: str = TOKEN) -> Iterator[Run
         assert thread.is_alive() and time.monotonic() < deadline, "the director did not start"
         time.sleep(0.01)
     port = int(server.servers[0].sockets[0].getsockname()[1])
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    http = httpx.Client(base_url=f"http://{host}:{port}", timeout=60)
     try:
-        yield RunningDirector(director, port, http)
+        yield RunningDirector(director, port, http, host)
     finally:
         http.close()
         server.should_exit = True

@@ -29,6 +29,7 @@ class DaemonOptions:
     device_type: int | None = None
     driver_options: Mapping[str, object] = field(default_factory=dict)
     idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S
+    metrics_port: int | None = None  # `--metrics-port`: Prometheus /metrics on host:port
 
 
 def create_driver(options: DaemonOptions) -> Analyzer:
@@ -80,6 +81,17 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
                 f"cannot listen: {error.strerror or error}",
                 "is the port in use?",
             ) from error
+        metrics = None
+        if options.metrics_port is not None:
+            from analyzers.ptd.metrics import serve_metrics
+
+            label = f"{options.driver}:{options.device}" if options.device else options.driver
+            try:
+                metrics = serve_metrics(session, label, options.host, options.metrics_port)
+            except AnalyzerError:
+                server.close()
+                raise
+            console.log(f"Serving /metrics on port {metrics.server_port}")
         console.log("Waiting for a connection...")
         console.end_preamble()
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -91,6 +103,8 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
         finally:
             signal.signal(signal.SIGTERM, previous)
             server.close()
+            if metrics is not None:
+                metrics.shutdown()
         return 0
     finally:
         analyzer.close()

@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="close a client that sends nothing for S seconds outside a measurement; 0: never "
         f"(default {DEFAULT_IDLE_TIMEOUT_S:g})",
     )
+    parser.add_argument(
+        "--metrics-port",
+        default=None,
+        metavar="N",
+        help="also serve Prometheus /metrics on --host:N (no authentication, like PTD itself)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -84,6 +90,9 @@ def options_from_args(args: argparse.Namespace) -> DaemonOptions:
     if args.channels is not None:
         driver_options["channels"] = _whole(args.channels, "--channels", 1, 64)
     idle_s = _seconds(args.idle_timeout, "--idle-timeout")
+    metrics_port = (
+        None if args.metrics_port is None else _whole(args.metrics_port, "--metrics-port", 1, 65535)
+    )
     return DaemonOptions(
         idle_timeout_s=idle_s or None,
         driver=source.driver,
@@ -93,6 +102,7 @@ def options_from_args(args: argparse.Namespace) -> DaemonOptions:
         data_log=args.data_log,
         dc=args.dc,
         driver_options=driver_options,
+        metrics_port=metrics_port,
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from analyzers.base import AUTO, CAP_UNCERTAINTY, Analyzer, MeasurementStats, RangeRequest
 from analyzers.errors import AnalyzerError, RangesNotApplicable
+from analyzers.live_counters import LiveCounters
 from analyzers.ptd import wire
 from analyzers.ptd.identity import DEFAULT_INTERVAL_MS, identify_reply
 from analyzers.ptd.logs import ConsoleLog, DataLog
@@ -84,6 +85,8 @@ class PtdSession:
         self._latest: Trace | None = None
         self._last_poll_error = ""
         self._after_reply: list[str] = []
+        self.live = LiveCounters()
+        """Every sample fetched from the meter and every new poll error, for `--metrics-port`."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class PtdSession:
                 if str(error) != self._last_poll_error:
                     self.console.log(f"ERROR: {error}")
                     self.data_log.error(str(error))
+                    self.live.fault(str(error))
                 self._last_poll_error = str(error)
                 return
             self._last_poll_error = ""
@@ -150,6 +154,7 @@ class PtdSession:
         chunk = self.analyzer.fetch()
         if len(chunk) == 0:
             return
+        self.live.observe(chunk)
         self._latest = chunk.take(np.array([len(chunk) - 1]))
         # The meter traffic PTDaemon's console carries: one line per read, with the newest reading.
         newest = sample_lines(self._latest, with_channels=False)[0].as_py().split(",", 2)[2]
