@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium iproute2
 # apt-get needs root: sudo when make is not run as root (CI runs as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium iproute2
 	$(BIN)/python -m pytest
 
 # The report tests look at the pages in Debian's Chromium (tests/browser/chromium.py).
@@ -26,6 +26,13 @@ chromium:
 		echo "make: installing Debian's chromium for the report tests"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The dashboard's access test reaches the director from a network namespace (`ip netns`, a veth pair).
+iproute2:
+	@command -v ip >/dev/null || { \
+		echo "make: installing Debian's iproute2 for the dashboard access test"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iproute2 >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
