@@ -52,27 +52,6 @@ SIGNAL_FIELDS = ["current", "voltage", "power"]
 MIN_SAMPLES_PER_INTERVAL = 10
 
 
-class _StreamTap:
-    """What the package calls with the stream buffer (its `StreamProcessApi`): copies new samples."""
-
-    def __init__(self, owner: JoulescopeAnalyzer) -> None:
-        self.owner = owner
-        self.driver_active = True
-
-    def start(self, stream_buffer: Any) -> None:
-        self.owner._tap_started(stream_buffer)
-
-    def stream_notify(self, stream_buffer: Any) -> bool:
-        self.owner._tap_notified(stream_buffer)
-        return False  # never ask the package to stop: `stop` does
-
-    def stop(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 class JoulescopeAnalyzer(StreamedAnalyzer):
     name = "joulescope"
     on_demand = True  # the package's own thread delivers; fetch reduces what it delivered
@@ -138,7 +117,7 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
         self._lock = threading.Lock()  # what the package's thread hands over
         self._blocks: list[tuple[int, dict[str, np.ndarray], np.ndarray | None, int]] = []
         self._stopped_by_device: str | None = None
-        self._tap = _StreamTap(self)
+        self._tap = package.StreamTap(self._tap_started, self._tap_notified)
         self._next_sample_id: int | None = None
         self._accumulators: dict[str, float] = {}
         self._reset_measurement("")

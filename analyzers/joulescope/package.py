@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from analyzers.errors import AnalyzerConnectionError, AnalyzerError
@@ -72,3 +73,25 @@ def find_device(device: str, module: Any) -> Any:
     raise AnalyzerError(
         "joulescope", f"{len(handles)} Joulescopes are connected ({listed})", "give one: joulescope:SERIAL"
     )
+
+
+class StreamTap:
+    """What the package calls with its stream buffer (its `StreamProcessApi`): hands it over, never
+    asks the package to stop (the driver's `stop` does)."""
+
+    def __init__(self, on_start: Callable[[Any], None], on_notify: Callable[[Any], None]) -> None:
+        self._on_start, self._on_notify = on_start, on_notify
+        self.driver_active = True
+
+    def start(self, stream_buffer: Any) -> None:
+        self._on_start(stream_buffer)
+
+    def stream_notify(self, stream_buffer: Any) -> bool:
+        self._on_notify(stream_buffer)
+        return False
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
