@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import signal
 import socket
 import sys
@@ -178,6 +179,8 @@ def serve(config_path: str, host: str | None, port: int | None) -> int:
         check_supported(config)
         token = load_token(config)
         director = Director(config)
+        # A reference client's `stop` (when `compat.allow_stop`): end as SIGTERM ends the director.
+        director.on_stop = lambda: os.kill(os.getpid(), signal.SIGTERM)
         director.start()
     except ConfigError as error:
         return _fail(str(error))
@@ -194,6 +197,11 @@ def serve(config_path: str, host: str | None, port: int | None) -> int:
     print(
         f"{PROG}: listening on http://{bound_host}:{bound_port}, data in {config.data_dir}", file=sys.stderr
     )
+    if director.door is not None:
+        print(
+            f"{PROG}: MLCommons reference protocol on {director.door.config.host}:{director.door.port}",
+            file=sys.stderr,
+        )
     app = create_app(config, token, director)
     # A dashboard's event stream never ends by itself: on SIGTERM it gets 5 s, then it is cut.
     settings = uvicorn.Config(

@@ -8,6 +8,8 @@ CLI can print it and exit non-zero. The layout (see `examples/director.toml`):
                 poll_interval_s, analyzer_stall_s, client_timeout_s, merge_tolerance_ms
     [[analyzers]]  name and exactly one of: driver (+ options), ptd = "ptd://host:port", [launch];
                    optionally certificate (+ certificate_source), see `power_director.calibration`
+    [compat]    listen = "127.0.0.1:4950", clients = [...], allow_stop: the MLCommons reference
+                protocol's door (`power_director.reference_door`), off unless `listen` is given
 """
 
 from __future__ import annotations
@@ -135,6 +137,16 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class CompatConfig:
+    """The reference protocol's door: where it listens, who may use it, whether `stop` is obeyed."""
+
+    host: str
+    port: int
+    clients: tuple[str, ...] = ("127.0.0.1", "::1")
+    allow_stop: bool = False
+
+
+@dataclass(frozen=True)
 class DirectorConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -144,6 +156,8 @@ class DirectorConfig:
     """A session does not start when the data directory has less free space than this (507)."""
     session: SessionConfig = field(default_factory=SessionConfig)
     analyzers: tuple[AnalyzerConfig, ...] = ()
+    compat: CompatConfig | None = None
+    """The MLCommons reference protocol's door; None: closed."""
     source: str = "<config>"
     """Where the configuration came from, for messages."""
 
@@ -173,6 +187,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
     root = ConfigTable(data, where, "")
     server = root.table("server") or ConfigTable({}, where, "server.")
     session = root.table("session") or ConfigTable({}, where, "session.")
+    compat_table = root.table("compat")
     raw_analyzers = root.get("analyzers")
     root.reject_unknown()
 
@@ -223,9 +238,12 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
     analyzers = _analyzers(raw_analyzers, where, base)
     if session_config.ranging_mode == "max" and session_config.max_amps_range is None:
         raise session.fail("max_amps_range", 'is required when ranging_mode = "max"')
+    server_port = port if port is not None else DEFAULT_PORT
+    compat = _compat(compat_table, host, server_port) if compat_table is not None else None
     return DirectorConfig(
         host=host,
-        port=port if port is not None else DEFAULT_PORT,
+        port=server_port,
+        compat=compat,
         data_dir=data_dir,
         token_file=token_file,
         min_free_mb=min_free_mb if min_free_mb is not None else DEFAULT_MIN_FREE_MB,
@@ -233,6 +251,46 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         analyzers=analyzers,
         source=where,
     )
+
+
+def _compat(table: ConfigTable, server_host: str, server_port: int) -> CompatConfig | None:
+    import ipaddress
+
+    listen = table.string("listen")
+    clients = table.get("clients")
+    allow_stop = table.boolean("allow_stop", False)
+    table.reject_unknown()
+    if listen is None:
+        if clients is not None or allow_stop:
+            raise table.fail("listen", "is missing: the other [compat] keys apply to the door it opens")
+        return None
+    host, sep, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535 or not host:
+        raise table.fail("listen", f'must look like "127.0.0.1:4950", got {listen!r}')
+    port = int(port_text)
+    wildcard = {"0.0.0.0", "::", ""}
+    if (
+        port == server_port
+        and port != 0
+        and (host == server_host or host in wildcard or server_host in wildcard)
+    ):
+        raise table.fail(
+            "listen",
+            f"collides with the HTTP API on {server_host}:{server_port} (key 'server.port'); "
+            "give one of them another port",
+        )
+    allowed: tuple[str, ...] = ("127.0.0.1", "::1")
+    if clients is not None:
+        if not isinstance(clients, list) or not all(isinstance(c, str) for c in clients):
+            raise table.fail("clients", "must be a list of IP addresses or networks")
+        for client in clients:
+            try:
+                ipaddress.ip_network(client, strict=False)
+            except ValueError:
+                raise table.fail("clients", f"holds {client!r}, not an IP address or network") from None
+        allowed = tuple(clients)
+    return CompatConfig(host=host, port=port, clients=allowed, allow_stop=allow_stop)
 
 
 def _analyzers(raw: Any, where: str, base: Path | None) -> tuple[AnalyzerConfig, ...]:

@@ -24,6 +24,7 @@ from analyzers.errors import AnalyzerError
 from power_director.api import (
     CLIENT_PROTOCOL,
     AnalyzerInfo,
+    Exchange,
     PhaseStamp,
     SessionCreate,
     SessionInfo,
@@ -36,6 +37,7 @@ from power_director.disk import MIB, check_data_dir
 from power_director.errors import AnalyzerUnavailable, BadRequest, Conflict, NotFound
 from power_director.instruments import Instrument
 from power_director.recovery import recover_all
+from power_director.reference_door import ReferenceDoor
 from power_director.session_store import StoredSession, read_record, scan
 from power_director.sessions import Session
 from power_director.storage import StorageError
@@ -63,6 +65,9 @@ class Director:
         self._closing = threading.Event()
         self._watchdog: threading.Thread | None = None
         self.release_wait_s = RELEASE_WAIT_S
+        self.door: ReferenceDoor | None = None
+        self.on_stop: Callable[[], None] | None = None
+        """What a reference client's `stop` does once it has gone (the CLI: end the process)."""
 
     @property
     def closing(self) -> bool:
@@ -91,10 +96,25 @@ class Director:
         if self.config.session.client_timeout_s > 0:
             self._watchdog = threading.Thread(target=self._watch_clients, name="client-watchdog", daemon=True)
             self._watchdog.start()
+        if self.config.compat is not None:
+            self.door = ReferenceDoor(self, self.config.compat, on_stop=self._stop_requested)
+            try:
+                self.door.start()
+            except OSError as error:
+                raise ConfigError(
+                    f"{self.config.source}: cannot listen on {self.config.compat.host}:{self.config.compat.port} "
+                    f"(key 'compat.listen'): {error.strerror or error}"
+                ) from None
         self._started = True
+
+    def _stop_requested(self) -> None:
+        if self.on_stop is not None:
+            self.on_stop()
 
     def close(self) -> None:
         self._closing.set()
+        if self.door is not None:
+            self.door.close()
         if self._watchdog is not None:
             self._watchdog.join()
         for session in list(self.sessions.values()):
@@ -107,7 +127,10 @@ class Director:
 
     # -- sessions --------------------------------------------------------------------------------
 
-    def create_session(self, request: SessionCreate, arrived: PhaseStamp) -> Session:
+    def create_session(
+        self, request: SessionCreate, arrived: PhaseStamp, handshake: Exchange | None = None
+    ) -> Session:
+        """A new session; `handshake` is what opened it when not the HTTP API's (the reference door's)."""
         if request.client_protocol != CLIENT_PROTOCOL:
             raise BadRequest(
                 f"handshake failed: this director speaks {CLIENT_PROTOCOL!r}, the client {request.client_protocol!r}"
@@ -150,7 +173,10 @@ class Director:
             self.sessions[session_id] = session
         with session.lock:
             try:
-                session.open(request.client_protocol, arrived)
+                if handshake is None:
+                    session.open(request.client_protocol, arrived)
+                else:
+                    session.open(handshake.cmd, arrived, handshake.reply)
             except AnalyzerError as error:
                 session.fail(f"an analyzer could not be reached: {error}")
                 raise AnalyzerUnavailable(f"session {session_id} could not start: {error}") from None
@@ -183,6 +209,18 @@ class Director:
         """Every session: earlier runs' first (oldest first), then this run's."""
         earlier = [s.info for name, s in self.stored.items() if name not in self.sessions]
         return [*earlier, *(session.info() for session in self.sessions.values())]
+
+    def forget_session(self, session_id: str) -> None:
+        """Remove an ended session and its folder (the reference protocol's `cleanup`)."""
+        with self._lock:
+            session = self.sessions.get(session_id)
+            if session is not None and (session.active or session.releasing):
+                raise Conflict(f"session {session_id} is still {session.state}; end it before cleaning it up")
+            folder = self.session_folder(session_id)
+            self.sessions.pop(session_id, None)
+            self.stored.pop(session_id, None)
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("session %s removed (cleanup)", session_id)
 
     def session_folder(self, session_id: str) -> Path:
         """A session's folder, also for sessions of an earlier run of the director still on disk."""

@@ -93,11 +93,11 @@ class Session:
         self.runner = PhaseRunner(folder, config, self.analyzers, self.ranges, self.narration, sleep)
         self.persist()
 
-    def open(self, handshake: str, arrived: PhaseStamp) -> Exchange:
+    def open(self, handshake: str, arrived: PhaseStamp, reply: str = SERVER_PROTOCOL) -> Exchange:
         """Connect every analyzer, start the recorder, record the handshake as `messages[0]`."""
         self.narration.command(handshake)
         self.analyzers.open(self.power_folder / "ptd_logs.txt", self._analyzer_fault)
-        exchange = Exchange(cmd=handshake, reply=SERVER_PROTOCOL)
+        exchange = Exchange(cmd=handshake, reply=reply)
         self._record(exchange, arrived)
         self.narration.opened(self.session_id, self.client_uuid, self.server_uuid)
         return exchange
@@ -297,6 +297,12 @@ class Session:
             raise self.fail(f"ranging gave no usable ranges: {error}") from None
         finally:
             self.analyzers.log_ptd()
+
+    def record_exchange(self, exchange: Exchange, arrived: PhaseStamp, replied: PhaseStamp) -> None:
+        """An exchange the session did not handle itself (the reference protocol's `time`, `new`, …),
+        in `messages` as the reference records every command of its connection."""
+        with self.lock:
+            self.messages.append(Message.of(exchange, arrived, replied))
 
     def _record(self, exchange: Exchange, arrived: PhaseStamp, replied: PhaseStamp | None = None) -> Exchange:
         self.messages.append(Message.of(exchange, arrived, replied or stamp_now()))
