@@ -83,7 +83,9 @@ def test_calibrate_then_measure_with_the_certificate(tmp_path: Path, control: Pa
     assert response["offset_w"] == pytest.approx(12.0, abs=5.0)
     by_name = {c["name"]: c for c in candidate["conditions"]}
     assert by_name[names[2]]["difference_percent"] == pytest.approx(-8.0, abs=1.0)
-    assert all(abs(c["corrected_difference_percent"]) < 1.0 for c in candidate["conditions"])
+    # Real time with 1.2 s windows: a loaded host's scheduling moves a window's edges by a sample; the
+    # exact recovery is the virtual-clock tests' (test_calibration.py). Here: the correction works.
+    assert all(abs(c["corrected_difference_percent"]) < 2.0 for c in candidate["conditions"])
     assert sorted(p.name for p in (output / "traces").iterdir()) == [
         "00-simulated.parquet",
         "01-nvml_0.parquet",
