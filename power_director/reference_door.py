@@ -215,7 +215,9 @@ class _Conversation:
             if line is None:
                 return
             arrived = stamp_now()
+            self._alive()
             reply = self.command(line, arrived)
+            self._alive()  # a phase call that settled for long was the client's sign of life too
             if reply is not None:
                 self.link.send_line(reply)
                 self._record(Exchange(cmd=line, reply=reply), arrived)
