@@ -307,3 +307,55 @@ def test_power_analyzer_serve_answers_ptd_from_a_joulescope() -> None:
     }
     # Watts,avg,min,max,...: the min and max are the full-rate samples' (constant here).
     assert [float(x) for x in watts.split(",")[1:4]] == pytest.approx([0.0123 * 3.3] * 3, rel=1e-6)
+
+
+def test_power_measure_tiny_records_an_energy_runner_folder_from_a_joulescope(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SITE), str(Path(__file__).parent)]),
+        "FAKE_JOULESCOPE": json.dumps(
+            [{"current_a": 0.01, "voltage_v": 3.3, "falls": [0.1, 0.2, 0.4, 0.5, 0.8]}]
+        ),
+    }
+    folder = tmp_path / "energy"
+    command = [sys.executable, "-m", "power_client.metering.cli", "tiny", "--source", "joulescope:002557"]
+    done = subprocess.run(
+        [*command, "--seconds", "1.2", "--inferences", "10", "--output", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Windows [0.2, 0.4) and [0.5, 0.8) s at 33 mW, 10 inferences each: 660 and 990 µJ, median 825.
+    assert done.returncode == 1, done.stderr  # windows under 10 s: the Tiny rules refuse the result
+    assert "window 1 lasts 0.200 s, under the 10 s minimum" in done.stderr
+    value = float(done.stdout.split()[0])
+    assert value == pytest.approx(825.0, rel=0.01)
+    checked = subprocess.run(
+        [sys.executable, "-m", "rules.cli", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    [result] = json.loads(checked.stdout)
+    assert result["uj_per_inference"] == pytest.approx(value, rel=1e-3)
+    assert any("joulescope accuracy ±0.7%" in note for note in result["notes"])
+    without = subprocess.run(
+        [
+            *command[:-1],
+            "simulated",
+            "--seconds",
+            "0.2",
+            "--inferences",
+            "1",
+            "--output",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert without.returncode == 2
+    assert without.stderr.strip() == (
+        "power-measure tiny: simulated has no timestamp input (GPIO events); use lpm01a or joulescope"
+    )

@@ -56,7 +56,8 @@ _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 USAGE = (
     "usage: power-measure [--source S]... [--interval-ms N] [--output DIR] [--report DIR] [--json]\n"
     "                     [--certificate FILE] [--logcat-begin REGEX] [--logcat-end REGEX] [--logcat-device SERIAL] -- CMD [ARG...]\n"
-    "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)"
+    "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)\n"
+    "       power-measure tiny --source S --seconds N --inferences N --output DIR  (MLPerf Tiny, EnergyRunner folder)"
 )
 
 
@@ -170,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rules.measure.attribute_cli import main as attribute_main
 
         return attribute_main(arguments[1:])
+    if arguments[:1] == ["tiny"]:
+        from power_client.metering.tiny_cli import main as tiny_main
+
+        return tiny_main(arguments[1:])
     try:
         options = parse_arguments(arguments)
     except UsageError as error:
