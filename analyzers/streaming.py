@@ -16,7 +16,8 @@ A driver supplies hooks:
 - `_collect()`: under the lock, before every fetch, statistics read and start: turn what the
   driver buffered, or what is due by now, into chunks with `_emit` (a failure goes to `_fail`);
 - `_request_stop()`: what the device needs to end cleanly before the loop is told to stop;
-- `_stop_timeout_s()`: how long `stop` waits for the loop; `_empty_trace()`: `fetch` with nothing.
+- `_stop_timeout_s()`: how long `stop` waits for the loop; `_empty_trace()`: `fetch` with nothing;
+- `_release_device()`: what `close` gives back once the measurement has ended (a device, a port).
 
 `PolledAnalyzer` (`analyzers.polling`) is the other base, for sources read on a timer.
 """
@@ -45,6 +46,7 @@ class StreamedAnalyzer(Analyzer):
         self._measuring = False
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
+        self._closed = False
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -63,6 +65,9 @@ class StreamedAnalyzer(Analyzer):
 
     def _collect(self) -> None:
         """Turn rows the driver buffers itself, or samples due by now, into chunks with `_emit`."""
+
+    def _release_device(self) -> None:
+        """Give back what the driver holds; called once, by `close`, after the measurement ended."""
 
     def _empty_trace(self) -> Trace:
         return Trace.empty(self.channel_count if self.channel_count > 1 else 0, source=self.device)
@@ -146,3 +151,17 @@ class StreamedAnalyzer(Analyzer):
         with self._sampling_lock:
             self._collect()
             return self._stats.snapshot()
+
+    def close(self) -> None:
+        """End a running measurement, then release the device, once. A link too broken to stop is not
+        the close's failure: the device is released all the same."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.running:
+                self.stop()
+        except AnalyzerError:
+            pass
+        finally:
+            self._release_device()

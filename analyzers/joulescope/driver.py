@@ -113,7 +113,6 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
         self._gpi_field = GPI_FIELDS.get(gpi)
         self._edge = edge
         self._accuracy = accuracy
-        self._closed = False
         self._lock = threading.Lock()  # what the package's thread hands over
         self._blocks: list[tuple[int, dict[str, np.ndarray], np.ndarray | None, int]] = []
         self._stopped_by_device: str | None = None
@@ -130,10 +129,10 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
                 handle.parameter_set("sampling_frequency", int(sampling_frequency))
             handle.statistics_callback_register(self._on_statistics, "sensor")
         except AnalyzerError:
-            self._close_handle()
+            self._release_device()
             raise
         except Exception as error:  # the package raises KeyError/ValueError/RuntimeError/OSError
-            self._close_handle()
+            self._release_device()
             raise AnalyzerConnectionError(
                 self.device,
                 f"the Joulescope could not be opened and configured: {error}",
@@ -370,20 +369,8 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
 
     # -- closing --------------------------------------------------------------------------------
 
-    def _close_handle(self) -> None:
+    def _release_device(self) -> None:
         with contextlib.suppress(Exception):
             self._handle.statistics_callback_unregister(self._on_statistics)
         with contextlib.suppress(Exception):
             self._handle.close()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self.running:
-                self.stop()
-        except AnalyzerError:
-            pass
-        finally:
-            self._close_handle()

@@ -92,7 +92,6 @@ class Lpm01aAnalyzer(StreamedAnalyzer):
             raise
         self.volts = volts
         self.output = output
-        self._closed = False
         self._in_control = False
         self._firmware = ""
         try:
@@ -293,15 +292,6 @@ class Lpm01aAnalyzer(StreamedAnalyzer):
 
     # -- closing --------------------------------------------------------------------------------
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self.running:
-                self.stop()
-        except AnalyzerError:
-            pass  # stopping a broken link: still release and close below
-        finally:
-            self._release()
-            self._link.close()
+    def _release_device(self) -> None:
+        self._release()
+        self._link.close()

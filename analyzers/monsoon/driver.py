@@ -95,14 +95,12 @@ class MonsoonAnalyzer(StreamedAnalyzer):
         self._modules = modules
         self._model = model
         self._accuracy = accuracy
-        self._closed = False
         self._folder = Path(tempfile.mkdtemp(prefix="joulebench-monsoon-"))
         try:
             monitor.setVout(vout)
             self._serial = str(monitor.getSerialNumber())
         except Exception as error:
-            self._close_monitor()
-            shutil.rmtree(self._folder, ignore_errors=True)
+            self._release_device()
             raise AnalyzerConnectionError(
                 self.device, f"the Monsoon refused vout={vout:g} V: {error}"
             ) from error
@@ -225,19 +223,7 @@ class MonsoonAnalyzer(StreamedAnalyzer):
 
     # -- closing --------------------------------------------------------------------------------
 
-    def _close_monitor(self) -> None:
+    def _release_device(self) -> None:
         with contextlib.suppress(Exception):
             self._monitor.closeDevice()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self.running:
-                self.stop()
-        except AnalyzerError:
-            pass
-        finally:
-            self._close_monitor()
-            shutil.rmtree(self._folder, ignore_errors=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
