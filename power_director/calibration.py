@@ -27,7 +27,7 @@ from typing import Any
 
 from analyzers.trace import Trace
 from power_director.storage import safe_name
-from rules.calibration.certificate import CertificateError, Correction, certified_sources, parse_correction
+from rules.calibration.certificate import Correction, certified_sources, parse_correction, read_certificate
 
 CALIBRATION_DIR = "calibration"
 _RECORD_SUFFIX = ".json"
@@ -61,13 +61,9 @@ class Calibration:
 
 def read_calibration(path: Path, analyzer: str, source: str | None = None) -> Calibration:
     """The certificate at `path` for `analyzer`; CertificateError (naming the file) when unusable."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CertificateError(f"{path}: no such certificate") from None
-    except OSError as error:
-        raise CertificateError(f"{path}: not a readable certificate ({error.strerror or error})") from None
-    if source is None and analyzer in certified_sources(data) and len(certified_sources(data)) > 1:
+    data = read_certificate(path)
+    named = certified_sources(data)
+    if source is None and analyzer in named and len(named) > 1:
         source = analyzer
     return Calibration(str(path), data, parse_correction(data, path, source))
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 from power_director.api import CLIENT_PROTOCOL, Exchange, PhaseStamp, PhaseStart, SessionCreate
 from power_director.artifacts.files import resolve_inside
 from power_director.errors import DirectorError
+from power_director.peers import peer_address
 from power_director.stamps import stamp_now
 
 if TYPE_CHECKING:
@@ -160,13 +161,8 @@ class ReferenceDoor:
             self._server = None
 
     def allowed(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self._networks)
+        address = peer_address(host)
+        return address is not None and any(address in network for network in self._networks)
 
     # -- one connection ---------------------------------------------------------------------------
 

@@ -18,19 +18,16 @@ import secrets
 
 from fastapi import HTTPException, Request, status
 
+from power_director.peers import peer_address
+
 COOKIE = "joulebench_view"
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 
 
 def is_loopback(host: str | None) -> bool:
-    if not host:
+    address = peer_address(host)
+    if address is None:
         return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     return address in _LOOPBACK_V4 if isinstance(address, ipaddress.IPv4Address) else address.is_loopback
 
 

@@ -194,14 +194,18 @@ def certificate_document(
 def load_correction(path: str | Path, source: str | None = None) -> Correction:
     """The correction for `source` (a source label) from a certificate; with one candidate, `source`
     may be omitted."""
+    return parse_correction(read_certificate(path), path, source)
+
+
+def read_certificate(path: str | Path) -> bytes:
+    """A certificate file's bytes; CertificateError naming the file when it cannot be read."""
     where = Path(path)
     try:
-        data = where.read_bytes()
+        return where.read_bytes()
     except FileNotFoundError:
         raise CertificateError(f"{where}: no such certificate") from None
     except OSError as error:
         raise CertificateError(f"{where}: not a readable certificate ({error.strerror or error})") from None
-    return parse_correction(data, where, source)
 
 
 def certified_sources(data: bytes) -> list[str]:
