@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes.links import PtyEndpoint
 from fakes.lpm01a import FakeLpm01a
 from fakes_system.fake_joulescope import DeviceScript, FakeJoulescope
-from test_ptd_daemon_support import PtdClient
+from test_lpm01a import fake_board
+from test_ptd_daemon_support import serving
 
 from analyzers.energy_runner_export import write_energy_runner
 from analyzers.errors import AnalyzerConnectionError, AnalyzerError
@@ -34,6 +33,15 @@ from rules.tiny.windows import from_trace
 
 FS = 1_000_000
 SITE = Path(__file__).parent / "fakes_system" / "joulescope_site"
+
+
+def site_env(devices: list[dict[str, object]]) -> dict[str, str]:
+    """The environment of a subprocess whose `import joulescope` is the fake, with these devices."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SITE), str(Path(__file__).parent)]),
+        "FAKE_JOULESCOPE": json.dumps(devices),
+    }
 
 
 def square_current(t: np.ndarray) -> np.ndarray:
@@ -186,16 +194,6 @@ def test_finding_the_instrument_and_settings_it_refuses(monkeypatch: pytest.Monk
         create_analyzer("joulescope", "002557")
 
 
-@contextmanager
-def fake_lpm01a(fake: FakeLpm01a) -> Iterator[PtyEndpoint]:
-    endpoint = PtyEndpoint(fake, line_end=b"\r\n")
-    endpoint.start()
-    try:
-        yield endpoint
-    finally:
-        endpoint.close()
-
-
 def tiny_power_w(i: int) -> float:
     """The synthetic MLPerf Tiny load at 1 ms resolution: inference bursts of 6 ms every 10 ms."""
     return 0.0300 if i % 10 < 6 else 0.0024
@@ -207,7 +205,7 @@ def test_tiny_energy_per_inference_on_a_joulescope_matches_the_lpm01a(tmp_path: 
     events_at = (100, 200, 400, 500, 800)  # sample indexes at 1 kHz: windows [200, 400) and [500, 800)
     volts = 3.0
     lpm = FakeLpm01a(power_w=tiny_power_w, events_at=events_at)
-    with fake_lpm01a(lpm) as endpoint, Lpm01aAnalyzer.from_device(endpoint.address, volts=volts) as board:
+    with fake_board(lpm) as endpoint, Lpm01aAnalyzer.from_device(endpoint.address, volts=volts) as board:
         board.start(0.001)
         time.sleep(1.0)
         board.stop()
@@ -264,43 +262,19 @@ def test_tiny_energy_per_inference_on_a_joulescope_matches_the_lpm01a(tmp_path: 
     assert result["uncertainty"] is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_power_analyzer_serve_answers_ptd_from_a_joulescope() -> None:
-    port = _free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SITE), str(Path(__file__).parent)]),
-        "FAKE_JOULESCOPE": json.dumps([{"serial": "002557", "current_a": 0.0123, "voltage_v": 3.3}]),
+        **site_env([{"serial": "002557", "current_a": 0.0123, "voltage_v": 3.3}]),
         "TZ": "UTC",
     }
-    command = [sys.executable, "-m", "analyzers.cli", "serve", "--source", "joulescope:002557,gpi=-1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = PtdClient(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stdout
-                time.sleep(0.05)
-        with client:
-            assert client.cmd("Identify").split(",")[0] == "JS220"
-            assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
-            time.sleep(1.0)
-            assert client.cmd("Stop") == "Stopping untimed measurement"
-            samples = client.request("RL")[1:]
-            watts = client.cmd("Watts")
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serving(["--source", "joulescope:002557,gpi=-1"], env) as served:
+        client = served.client
+        assert client.cmd("Identify").split(",")[0] == "JS220"
+        assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
+        time.sleep(1.0)
+        assert client.cmd("Stop") == "Stopping untimed measurement"
+        samples = client.request("RL")[1:]
+        watts = client.cmd("Watts")
     assert len(samples) >= 8
     assert {line.split(",", 2)[2].split(",PF")[0] for line in samples} == {
         "Watts,0.040590,Volts,3.300000,Amps,0.012300"

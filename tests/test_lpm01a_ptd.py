@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 from fakes.links import PtyEndpoint
 from fakes.lpm01a import FakeLpm01a
-from test_ptd_daemon_support import PtdClient
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from test_ptd_daemon_support import serving
 
 
 def test_power_analyzer_serve_reads_an_lpm01a_at_100_hz() -> None:
     fake = FakeLpm01a(power_w=lambda i: 12.3456e-6)  # 12.3456 µW
     endpoint = PtyEndpoint(fake, line_end=b"\r\n").start()
-    port = _free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "analyzers.cli",
-        "serve",
-        "--driver",
-        "lpm01a",
-        "--device",
-        endpoint.address,
-    ]
-    process = subprocess.Popen(
-        [*argv, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={"TZ": "UTC"}
-    )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = PtdClient(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-        with client:
+        with serving(["--driver", "lpm01a", "--device", endpoint.address], {"TZ": "UTC"}) as served:
+            client = served.client
             assert client.cmd("Identify").split(",")[0] == "LPM01A"
             assert client.cmd("RR") == "Ranges,-1,-1.000000,-1,-1.000000"
             assert client.cmd("Go,10,0,tiny").startswith("Starting untimed measurement")
@@ -60,8 +29,6 @@ def test_power_analyzer_serve_reads_an_lpm01a_at_100_hz() -> None:
             "Watts,0.000012,Volts,3.000000,Amps,0.000004,PF,-1.000000"
         }
     finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=10)
         endpoint.close()
-    assert process.returncode == 0, output.decode()
+    assert served.returncode == 0, served.output  # SIGTERM ends the daemon cleanly
     assert fake.received[-1] == "hrc" and not fake.in_control

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes_system.fake_monsoon import RATE_HZ, MonitorScript, make_package
-from test_ptd_daemon_support import PtdClient
+from test_ptd_daemon_support import serving
 
 from analyzers.errors import AnalyzerConnectionError, AnalyzerError
 from analyzers.monsoon import MonsoonAnalyzer
@@ -122,42 +120,20 @@ def test_settings_it_refuses_are_one_sentence(monkeypatch: pytest.MonkeyPatch) -
         create_analyzer("monsoon", "20125", vout=3.7)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_power_analyzer_serve_answers_ptd_from_a_monsoon() -> None:
-    port = _free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SITE), str(Path(__file__).parent)]),
         "FAKE_MONSOON": json.dumps({"serial": 20125, "current_ma": 250.0}),
         "TZ": "UTC",
     }
-    command = [sys.executable, "-m", "analyzers.cli", "serve", "--source", "monsoon:20125,vout=3.7"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = PtdClient(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-        with client:
-            assert client.cmd("Identify").split(",")[0] == "HVPM"
-            assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
-            time.sleep(1.0)
-            assert client.cmd("Stop") == "Stopping untimed measurement"
-            samples = client.request("RL")[1:]
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serving(["--source", "monsoon:20125,vout=3.7"], env) as served:
+        client = served.client
+        assert client.cmd("Identify").split(",")[0] == "HVPM"
+        assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
+        time.sleep(1.0)
+        assert client.cmd("Stop") == "Stopping untimed measurement"
+        samples = client.request("RL")[1:]
     assert len(samples) >= 8
     assert {line.split(",", 2)[2].split(",PF")[0] for line in samples} == {
         "Watts,0.925000,Volts,3.700000,Amps,0.250000"

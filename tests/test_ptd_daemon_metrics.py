@@ -12,15 +12,9 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from test_ptd_daemon_support import PtdClient
+from test_ptd_daemon_support import free_port, serving
 
 from analyzers.live_metrics import COUNTER_FAMILIES
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -33,35 +27,18 @@ def _scrape(port: int) -> dict[str, float]:
 
 
 def test_serve_exposes_the_drivers_samples_and_measuring_state() -> None:
-    port, metrics_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "analyzers.cli", "serve", "--source", "simulated,channels=2"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--metrics-port", str(metrics_port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = PtdClient(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-        with client:
-            idle = _scrape(metrics_port)
-            assert idle["joulebench_ptd_measuring{analyzer=simulated}"] == 0
-            assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
-            time.sleep(1.0)
-            during = _scrape(metrics_port)
-            assert client.cmd("Stop") == "Stopping untimed measurement"
-            samples = client.request("RL")[1:]
-            after = _scrape(metrics_port)
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=10)
+    metrics_port = free_port()
+    with serving(["--source", "simulated,channels=2", "--metrics-port", str(metrics_port)]) as served:
+        client = served.client
+        idle = _scrape(metrics_port)
+        assert idle["joulebench_ptd_measuring{analyzer=simulated}"] == 0
+        assert client.cmd("Go,100,0,run").startswith("Starting untimed measurement")
+        time.sleep(1.0)
+        during = _scrape(metrics_port)
+        assert client.cmd("Stop") == "Stopping untimed measurement"
+        samples = client.request("RL")[1:]
+        after = _scrape(metrics_port)
+    output = served.output
     assert during["joulebench_ptd_measuring{analyzer=simulated}"] == 1
     assert after["joulebench_ptd_measuring{analyzer=simulated}"] == 0
     # Every sample the daemon fetched is counted (idle sampling included), at least those the client got.
@@ -87,7 +64,7 @@ def test_a_metrics_port_in_use_is_one_sentence() -> None:
                 "analyzers.cli",
                 "serve",
                 "--port",
-                str(_free_port()),
+                str(free_port()),
                 "--metrics-port",
                 str(busy),
             ],

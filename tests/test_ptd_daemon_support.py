@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,3 +134,44 @@ class PtdClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServedDaemon:
+    """`power-analyzer serve` in a subprocess and a client connected to it; `output` and
+    `returncode` are there once it has been terminated (SIGTERM) on leaving `serving`."""
+
+    process: subprocess.Popen[str]
+    client: PtdClient
+    output: str = ""
+    returncode: int | None = None
+
+
+@contextmanager
+def serving(options: Sequence[str], env: Mapping[str, str] | None = None) -> Iterator[ServedDaemon]:
+    """`power-analyzer serve OPTIONS --port <free>`, connected to as soon as it listens."""
+    port = free_port()
+    command = [sys.executable, "-m", "analyzers.cli", "serve", *options, "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    served: ServedDaemon | None = None
+    try:
+        deadline = time.monotonic() + 20
+        while served is None:
+            try:
+                served = ServedDaemon(process, PtdClient(port))
+            except ConnectionRefusedError:
+                assert process.poll() is None and time.monotonic() < deadline, "the daemon did not listen"
+                time.sleep(0.05)
+        with served.client:
+            yield served
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+        if served is not None:
+            served.output, served.returncode = output, process.returncode
