@@ -63,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def parse_options(args: argparse.Namespace) -> ReadOptions:
-    seconds = _positive_float(args.seconds, "--seconds")
-    interval_s = _positive_float(args.interval, "--interval")
+    seconds = positive_seconds(args.seconds, "--seconds")
+    interval_s = positive_seconds(args.interval, "--interval")
     channels = None
     if args.channels is not None:
         try:
@@ -80,7 +80,7 @@ def parse_options(args: argparse.Namespace) -> ReadOptions:
     return ReadOptions(source, seconds, interval_s, channels)
 
 
-def _positive_float(text: str, option: str) -> float:
+def positive_seconds(text: str, option: str) -> float:
     try:
         value = float(text)
     except ValueError:

@@ -27,7 +27,7 @@ from rules.calibration.certificate import FORMAT
 from rules.training.energy import stated_accuracy
 from rules.training.kind import check_training
 from rules.training.mllog import parse_power_log
-from rules.training.synthetic import result_line
+from rules.training.synthetic import write_result
 
 MS = 1_000_000
 GAIN, OFFSET_W, BOUND = 0.93, 12.0, 0.0077
@@ -132,15 +132,8 @@ def _result_logs(bench: Path, node_file: Path, runs: int) -> None:
     first_ms, last_ms = times[1], times[-1]
     for run in range(1, runs + 1):
         run_start_ms, run_stop_ms = first_ms + 100 + run, last_ms - 100 - 10 * run
-        (bench / f"result_{run}.txt").write_text(
-            "\n".join(
-                [
-                    result_line("submission_benchmark", "llama2_70b_lora", run_start_ms - 1000),
-                    result_line("run_start", None, run_start_ms),
-                    result_line("run_stop", 0.92, run_stop_ms, {"status": "success"}),
-                ]
-            )
-            + "\n"
+        write_result(
+            bench / f"result_{run}.txt", "llama2_70b_lora", run_start_ms, run_stop_ms - run_start_ms, True
         )
 
 

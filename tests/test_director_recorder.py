@@ -22,7 +22,7 @@ from test_director_support import INTERVAL_MS, director_config_many, running_dir
 from analyzers.ptd_time import format_ptd_time
 from power_director.storage import RecordingReader
 from rules import cli as power_check
-from rules.training.synthetic import result_line
+from rules.training.synthetic import write_result
 
 MS = 1_000_000
 TWO_ANALYZERS = [
@@ -121,15 +121,8 @@ def test_two_analyzers_are_merged_by_time_and_export_to_training_logs(tmp_path: 
         first_ms = int(traces[0].time_ns[0]) // MS
         last_ms = int(traces[0].time_ns[-1]) // MS
         run_start_ms, run_stop_ms = first_ms + 100 + run, last_ms - 100 - 10 * run  # three different TTTs
-        (bench / f"result_{run}.txt").write_text(
-            "\n".join(
-                [
-                    result_line("submission_benchmark", "llama2_70b_lora", run_start_ms - 1000),
-                    result_line("run_start", None, run_start_ms),
-                    result_line("run_stop", 0.92, run_stop_ms, {"status": "success"}),
-                ]
-            )
-            + "\n"
+        write_result(
+            bench / f"result_{run}.txt", "llama2_70b_lora", run_start_ms, run_stop_ms - run_start_ms, True
         )
         # Recomputed: backward rectangles from the measurement start, scaled to the run's time to train.
         energy_j = 0.0

@@ -24,6 +24,7 @@ import numpy as np
 
 from analyzers.energy_runner_export import write_energy_runner
 from analyzers.errors import AnalyzerError
+from analyzers.read_cli import positive_seconds
 from analyzers.registry import create_analyzer
 from analyzers.source_spec import SourceSpecError, parse_source
 from rules.tiny.kind import TinyKind
@@ -62,20 +63,10 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _number(text: str, option: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{option} must be a positive number, got {text!r}")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        seconds = _number(args.seconds, "--seconds")
-        interval_s = _number(args.interval, "--interval")
+        seconds = positive_seconds(args.seconds, "--seconds")
+        interval_s = positive_seconds(args.interval, "--interval")
         inferences = args.inferences
         if not inferences.isdigit() or int(inferences) < 1:
             raise ValueError(f"--inferences must be a whole number of at least 1, got {inferences!r}")
