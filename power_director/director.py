@@ -298,9 +298,9 @@ class Director:
                 connected=i.link is not None or (i.config.kind == "driver" and i.model is not None),
                 model=i.model,
                 channels=i.channels,
-                last_reading_ns=i.last_reading_ns,
-                last_watts=i.last_watts,
+                last_reading_ns=view.last_reading_ns,
+                last_watts=view.watts,
                 error=i.error,
             )
-            for i in self.instruments
+            for i, view in ((i, i.live.view()) for i in self.instruments)
         ]

@@ -269,8 +269,6 @@ class Instrument:
         self.link: PtdLink | None = None
         self.model: str | None = None
         self.channels: int | None = None
-        self.last_reading_ns: int | None = None
-        self.last_watts: float | None = None
         self.error: str | None = None
         self.live = LiveCounters()
         """Kept for the director's lifetime, across sessions: the dashboard's and /metrics' figures."""
@@ -312,10 +310,8 @@ class Instrument:
             link.close()
 
     def note_chunk(self, chunk: Trace) -> None:
-        """Samples the recorder wrote: the live counters, and the last valid reading."""
+        """Samples the recorder wrote, into the live counters (which hold the last valid reading)."""
         self.live.observe(chunk)
-        view = self.live.view()
-        self.last_reading_ns, self.last_watts = view.last_reading_ns, view.watts
 
     def close(self) -> None:
         self.release()
