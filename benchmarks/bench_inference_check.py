@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analyzers.spl import read_spl
+from analyzers.formats.sample_decode import read_spl
 from rules.inference.kind import InferenceKind, InferenceResult
 from rules.inference.synthetic import write_performance_folder
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from analyzers.simulated.control import ENV_CONTROL, append_load_step
 from rules.inference.synthetic import mllog_line
 

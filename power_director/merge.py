@@ -12,22 +12,18 @@ Per analyzer the alignment is measured: lines matched, lines with its sample mis
 left unused, and the time differences (analyzer k − analyzer 1) of the matched pairs.
 
 Memory holds one chunk of analyzer 1 and, per other analyzer, the samples within the tolerance of
-it; the result goes to the file as it is produced.
+it; the rows are handed on as they are produced (`phase_files` writes them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
 import numpy as np
 
-from analyzers.spl_writer import format_merged_lines, lines_to_bytes
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import SAMPLE_MISSED, ChannelBlock, Trace
-from power_director.artifacts.samples import marked
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass
@@ -91,7 +87,7 @@ class _Follower:
                 self.alignment.samples += len(chunk)
                 self._buffer = chunk if not self._buffer else Trace.concat([self._buffer, chunk])
 
-    def align(self, base_ns: np.ndarray, tolerance_ns: int, mark: str) -> Trace:
+    def align(self, base_ns: np.ndarray, tolerance_ns: int) -> Trace:
         """One row per base time: the nearest unused sample within the tolerance, else a missed one."""
         self._fill(int(base_ns[-1]) + tolerance_ns)
         buffer = self._buffer
@@ -120,7 +116,7 @@ class _Follower:
         self.alignment.missing += int((~matched).sum())
         aligned = _rows(buffer, chosen, base_ns)
         self._discard_before(int(base_ns[-1]) + 1 - tolerance_ns)
-        return marked(aligned, mark)
+        return aligned
 
     def _discard_before(self, time_ns: int) -> None:
         """Drop samples no later base time can use (too early, or already used)."""
@@ -175,24 +171,33 @@ def _rows(buffer: Trace | None, chosen: np.ndarray, base_ns: np.ndarray) -> Trac
     )
 
 
-def write_merged(
-    out: BinaryIO,
-    base_name: str,
-    base: Iterable[Trace],
-    others: Sequence[tuple[str, Iterable[Trace]]],
-    tolerance_ns: int,
-    mark: str,
-) -> list[Alignment]:
-    """Merged PTD lines of one phase to `out`; the alignment of each analyzer (analyzer 1's first)."""
-    reference = Alignment(base_name)
-    followers = [_Follower(name, chunks) for name, chunks in others]
-    for chunk in base:
-        if not len(chunk):
-            continue
-        reference.samples += len(chunk)
-        reference.add(np.zeros(len(chunk), dtype=np.int64))
-        rows = [marked(chunk, mark)] + [f.align(chunk.time_ns, tolerance_ns, mark) for f in followers]
-        out.write(lines_to_bytes(format_merged_lines(rows)))
-    for follower in followers:
-        follower.drain_count()
-    return [reference, *(f.alignment for f in followers)]
+class AnalyzerMerge:
+    """Several analyzers' chunks as rows aligned to analyzer 1's samples, streaming."""
+
+    def __init__(
+        self,
+        base_name: str,
+        base: Iterable[Trace],
+        others: Sequence[tuple[str, Iterable[Trace]]],
+        tolerance_ns: int,
+    ) -> None:
+        self._base = base
+        self._reference = Alignment(base_name)
+        self._followers = [_Follower(name, chunks) for name, chunks in others]
+        self._tolerance_ns = tolerance_ns
+
+    @property
+    def alignments(self) -> list[Alignment]:
+        """How each analyzer lined up (analyzer 1's first); complete once `rows` is exhausted."""
+        return [self._reference, *(f.alignment for f in self._followers)]
+
+    def rows(self) -> Iterator[list[Trace]]:
+        """Per chunk of analyzer 1: it and every other analyzer's rows at its sample times."""
+        for chunk in self._base:
+            if not len(chunk):
+                continue
+            self._reference.samples += len(chunk)
+            self._reference.add(np.zeros(len(chunk), dtype=np.int64))
+            yield [chunk] + [f.align(chunk.time_ns, self._tolerance_ns) for f in self._followers]
+        for follower in self._followers:
+            follower.drain_count()

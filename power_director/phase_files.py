@@ -1,25 +1,25 @@
-"""A phase's MLPerf sample file and the session's Parquet traces, written from the recordings.
+"""A phase's MLPerf sample file, `ranging/spl.txt` or `run_1/spl.txt`: the director's whole spl route.
 
-Both the live session (at each stop, at `done`, when it fails) and the start-up recovery of a
-session a crash interrupted write them the same way, from `recording/<analyzer>.arrows`, chunk by
-chunk: `ranging/spl.txt` or `run_1/spl.txt` (one analyzer: PTD's lines; several: the reference's
-merged form, aligned by time, see `merge`), and `trace.parquet` (one analyzer) or
-`trace_<analyzer>.parquet` (one per analyzer when there are several), and for an analyzer with a
-calibration certificate its corrected trace beside it (`*.corrected.parquet`, see `calibration`).
+From `recording/<analyzer>.arrows`, chunk by chunk (memory bounded by one chunk): the samples the
+phase's mark tags, encoded as PTD lines (`analyzers.formats.sample_encode`) with that mark, as the
+reference director writes it. One analyzer: its own lines, `Ch1..ChN` blocks. Several: the
+reference's merged form, aligned by time (`merge`), `Analyzer1,<line>,Analyzer2,<line>,...`. Written
+beside the file and renamed over it, so a reader never sees half of it. The live session (at each
+stop, at `done`, when it fails) and the start-up recovery both write it here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
+from analyzers.formats.atomic import replacing
+from analyzers.formats.mlperf_layout import PHASE_DIRS, SAMPLE_LOG
+from analyzers.formats.sample_encode import encode_lines, encode_merged_lines, lines_to_bytes
 from analyzers.trace import Trace
-from power_director.artifacts.samples import SAMPLE_LOG, TRACE_FILE, write_parquet_stream, write_phase_spl
-from power_director.calibration import corrected_chunks, session_corrections
-from power_director.merge import Alignment, write_merged
-from power_director.storage import RecordingReader, recording_path, safe_name
-
-PHASE_FOLDERS: dict[str, str] = {"ranging": "ranging", "testing": "run_1"}
+from power_director.merge import Alignment, AnalyzerMerge
+from power_director.storage import RecordingReader, recording_path
 
 
 def phase_chunks(folder: Path, analyzer: str, mark: str) -> Iterator[Trace]:
@@ -34,15 +34,12 @@ def write_phase_spl_file(
     folder: Path, analyzers: Sequence[str], mode: str, mark: str, tolerance_ns: int
 ) -> tuple[int, list[Alignment] | None]:
     """`<phase folder>/spl.txt`; (lines written, the alignment when several analyzers were merged)."""
-    target = folder / PHASE_FOLDERS[mode]
-    if len(analyzers) == 1:
-        _path, lines = write_phase_spl(target, phase_chunks(folder, analyzers[0], mark), mark)
-        return lines, None
+    target = folder / PHASE_DIRS[mode]
     target.mkdir(parents=True, exist_ok=True)
-    path = target / SAMPLE_LOG
-    temporary = path.with_suffix(".txt.tmp")
     base, *others = analyzers
-    with temporary.open("wb") as out:
+    with replacing(target / SAMPLE_LOG) as temporary, temporary.open("wb") as out:
+        if not others:
+            return write_single(out, phase_chunks(folder, base, mark), mark), None
         alignments = write_merged(
             out,
             base,
@@ -51,30 +48,29 @@ def write_phase_spl_file(
             tolerance_ns,
             mark,
         )
-    temporary.replace(path)
     return alignments[0].samples, alignments
 
 
-def trace_file_names(analyzers: Sequence[str]) -> dict[str, str]:
-    """Parquet file (relative to the session folder) per analyzer."""
-    if len(analyzers) == 1:
-        return {analyzers[0]: TRACE_FILE}
-    return {name: f"trace_{safe_name(name)}.parquet" for name in analyzers}
+def write_single(out: BinaryIO, chunks: Iterable[Trace], mark: str) -> int:
+    """One analyzer's lines to `out`, every one with `mark`; the number of lines."""
+    lines = 0
+    for chunk in chunks:
+        if len(chunk):
+            out.write(lines_to_bytes(encode_lines(chunk, mark=mark)))
+            lines += len(chunk)
+    return lines
 
 
-def corrected_trace_name(trace_file: str) -> str:
-    """`trace.parquet` -> `trace.corrected.parquet`: a certified analyzer's trace on the reference's scale."""
-    return trace_file.removesuffix(".parquet") + ".corrected.parquet"
-
-
-def write_trace_files(folder: Path, analyzers: Sequence[str]) -> dict[str, str]:
-    """The raw trace of each analyzer, and the corrected one of each the session has a certificate for."""
-    names = trace_file_names(analyzers)
-    corrections = session_corrections(folder, analyzers)
-    for analyzer, name in names.items():
-        reader = RecordingReader(recording_path(folder, analyzer), analyzer)
-        write_parquet_stream(folder / name, reader.chunks())
-        if analyzer in corrections:
-            chunks = corrected_chunks(reader.chunks(), corrections[analyzer])
-            write_parquet_stream(folder / corrected_trace_name(name), chunks)
-    return names
+def write_merged(
+    out: BinaryIO,
+    base_name: str,
+    base: Iterable[Trace],
+    others: Sequence[tuple[str, Iterable[Trace]]],
+    tolerance_ns: int,
+    mark: str,
+) -> list[Alignment]:
+    """Merged lines of several analyzers to `out`; the alignment of each (analyzer 1's first)."""
+    merge = AnalyzerMerge(base_name, base, others, tolerance_ns)
+    for rows in merge.rows():
+        out.write(lines_to_bytes(encode_merged_lines(rows, mark=mark)))
+    return merge.alignments

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import time
 
-from power_director.artifacts.samples import SAMPLE_LOG
+from analyzers.formats.mlperf_layout import PHASE_DIRS, SAMPLE_LOG
 from power_director.artifacts.server_log import SessionLog
-from power_director.phase_files import PHASE_FOLDERS, write_phase_spl_file, write_trace_files
+from power_director.artifacts.traces import write_trace_files
+from power_director.phase_files import write_phase_spl_file
 from power_director.recorder import describe_time
 from power_director.session_store import StoredSession, write_record
 from power_director.storage import RecordingReader, recording_path
@@ -43,7 +44,7 @@ def recover(stored: StoredSession, tolerance_ms: float | None) -> StoredSession:
             last_ns = max(last_ns or 0, int(chunk.time_ns[-1]))
         counts.append(f"{name}: {samples}")
     for mode, mark in stored.phases.items():
-        if mode == was or not (folder / PHASE_FOLDERS[mode] / SAMPLE_LOG).is_file():
+        if mode == was or not (folder / PHASE_DIRS[mode] / SAMPLE_LOG).is_file():
             write_phase_spl_file(folder, stored.analyzers, mode, mark, tolerance_ns)
     write_trace_files(folder, stored.analyzers)
     reason = (

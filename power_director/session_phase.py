@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.base import MeasurementStats
+from analyzers.formats.mlperf_layout import PHASE_DIRS
 from power_director.api import (
     AlignmentSummary,
     AnalyzerSummary,
@@ -23,11 +24,12 @@ from power_director.api import (
     PhaseStamp,
     PhaseStart,
 )
+from power_director.artifacts.traces import write_trace_files
 from power_director.calibration import Calibration, corrected_figure
 from power_director.errors import BadRequest, Conflict
 from power_director.instruments import PtdLink
 from power_director.merge import Alignment
-from power_director.phase_files import PHASE_FOLDERS, write_phase_spl_file, write_trace_files
+from power_director.phase_files import write_phase_spl_file
 from power_director.recorder import Recorder
 from power_director.session_narration import SessionNarration
 from power_director.stamps import NS_PER_S
@@ -116,7 +118,7 @@ def write_samples(
     lines, alignment = write_phase_spl_file(folder, analyzers, phase.mode, phase.mark, tolerance_ns)
     phase.alignment = alignment or []
     phase.samples_written = True
-    narration.wrote_samples(lines, PHASE_FOLDERS[phase.mode], phase.alignment)
+    narration.wrote_samples(lines, PHASE_DIRS[phase.mode], phase.alignment)
     write_trace_files(folder, analyzers)
 
 

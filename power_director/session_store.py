@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.atomic import write_text_atomically
 from power_director.api import SessionInfo
 
 SESSION_FILE = "session.json"
@@ -39,10 +40,7 @@ def write_record(
         "phases": phases,
         "interval_ms": interval_ms,
     }
-    path = folder / SESSION_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(folder / SESSION_FILE, json.dumps(data, indent=2) + "\n")
 
 
 def read_record(folder: Path) -> StoredSession:

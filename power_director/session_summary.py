@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from power_director.artifacts.server_json import build_server_json, result_checksums, write_server_json
 from power_director.artifacts.sources import sha1_file
+from power_director.artifacts.traces import corrected_trace_name, trace_file_names
 from power_director.calibration import session_calibrations
-from power_director.phase_files import corrected_trace_name, trace_file_names
 from power_director.stamps import NS_PER_S, as_reference_pair
 
 if TYPE_CHECKING:

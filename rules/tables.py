@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rules.atomic import replace_atomically
+from analyzers.formats.atomic import replace_atomically
 from rules.result import json_safe
 
 NESTED = ("checks", "runs", "windows")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from power_client.errors import DirectorFailed, NoLoadgenLog
 from power_client.folder import check_layout, place_director_files
 from power_client.loadgen_logs import find_run_logs

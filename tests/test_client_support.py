@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from power_director.api import (
     CLIENT_PROTOCOL,
     SERVER_PROTOCOL,

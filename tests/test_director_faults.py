@@ -20,8 +20,8 @@ import numpy as np
 from test_director_session import run_session
 from test_director_support import TOKEN, director_config, free_port, running_director
 
-from analyzers.ptd.samples import parse_sample_lines
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
+from analyzers.formats.sample_decode import decode_sample_lines
 from power_director.recorder import describe_time
 from power_director.storage import RecordingReader
 
@@ -119,7 +119,10 @@ def test_an_analyzer_killed_or_frozen_mid_testing_fails_its_session_only(tmp_pat
     lines = (folder / "run_1" / "spl.txt").read_text().splitlines()
     # The samples before the kill are there: in the recording and in run_1/spl.txt, the same ones.
     assert len(recorded) >= 5 and len(lines) == len(recorded)
-    assert parse_sample_lines(lines).time_ns.tolist() == (recorded.time_ns // 1_000_000 * 1_000_000).tolist()
+    assert (
+        decode_sample_lines("\n".join(lines).encode()).time_ns.tolist()
+        == (recorded.time_ns // 1_000_000 * 1_000_000).tolist()
+    )
     assert int(recorded.time_ns[-1]) < killed_ns
     last = recorded.take(np.flatnonzero(recorded.valid_mask())[-1:])
     reason = str(info["failure"])

@@ -18,7 +18,7 @@ import pytest
 from test_director_session import read_spl, run_session
 from test_director_support import INTERVAL_MS, director_config, free_port, running_director
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from analyzers.simulated import append_load_step
 from analyzers.trace import Trace
 from rules import cli as power_check

@@ -19,7 +19,7 @@ import pytest
 from test_director_session import run_session
 from test_director_support import INTERVAL_MS, director_config_many, running_director
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from power_director.storage import RecordingReader
 from rules import cli as power_check
 from rules.training.synthetic import write_result

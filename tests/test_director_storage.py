@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzers.ptd_time import format_ptd_time
+from analyzers.formats.ptd_time import format_ptd_time
 from analyzers.trace import SAMPLE_MISSED, ChannelBlock, Trace
-from power_director.merge import write_merged
+from power_director.phase_files import write_merged
 from power_director.storage import RecordingReader, RecordingWriter
 
 MS = 1_000_000

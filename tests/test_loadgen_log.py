@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.ptd_time import parse_ptd_time
+from analyzers.formats.ptd_time import parse_ptd_time
 from rules.errors import InputError
 from rules.inference.loadgen_log import read_loadgen_log
 from rules.inference.synthetic import mllog_line

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzers.spl import read_spl
-from analyzers.spl_writer import write_spl
+from analyzers.formats.sample_decode import read_spl
+from analyzers.formats.sample_encode import write_spl
 from rules.inference.loadgen_log import read_loadgen_log
 from rules.inference.synthetic import synthetic_trace
 

@@ -12,9 +12,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analyzers.formats.sample_decode import decode_sample_lines, read_spl
+from analyzers.formats.sample_layout import SplFormatError
 from analyzers.ptd.client_replies import parse_identity, parse_uncertainty_reply, parse_watts_reply
-from analyzers.ptd.samples import parse_sample_lines
-from analyzers.spl import SplFormatError, read_spl
 from rules.errors import InputError
 from rules.tiny.energy_runner import read_energy_trace
 from rules.training.mllog import parse_power_log
@@ -102,9 +102,9 @@ def test_read_spl_of_a_sample_line_that_is_not_utf8_is_an_empty_trace(tmp_path: 
 
 @SETTINGS
 @given(st.lists(st.text(max_size=120), max_size=6))
-def test_parse_sample_lines_returns_or_says_why(lines: list[str]) -> None:
+def test_decode_sample_lines_returns_or_says_why(lines: list[str]) -> None:
     try:
-        trace = parse_sample_lines(lines)
+        trace = decode_sample_lines("\n".join(lines).encode())
     except ValueError as error:
         assert str(error)
         return

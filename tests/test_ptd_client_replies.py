@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from analyzers.errors import AnalyzerError
+from analyzers.formats.ptd_time import parse_ptd_time
+from analyzers.formats.sample_decode import decode_sample_lines
 from analyzers.ptd.client_console import ABOVE_LIMIT, MISSED, classify
 from analyzers.ptd.client_endpoint import parse_endpoint
 from analyzers.ptd.client_replies import (
@@ -17,8 +19,6 @@ from analyzers.ptd.client_replies import (
     parse_uncertainty_reply,
     parse_watts_reply,
 )
-from analyzers.ptd.client_samples import parse_rl_body
-from analyzers.ptd_time import parse_ptd_time
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK
 
 # The 3-channel v1.0 fixture's PTDaemon on Windows, and the 1.10.0 example of PTD_AND_MLPERF_POWER.md.
@@ -109,7 +109,7 @@ def test_multi_channel_rl_body_with_sentinels_and_mixed_line_ends() -> None:
         b"Time,03-19-2021 01:31:18.669,Watts,-2.000000,Volts,-1.000000,Amps,-1.000000,PF,-1.000000,"
         b"Watts,-2.000000,Volts,-2.000000,Amps,-2.000000,PF,-2.000000,Watts,-1.000000,Volts,206.000000,Amps,-1.000000,PF,-1.000000\n"
     )
-    trace = parse_rl_body(body, source="ptd://x")
+    trace = decode_sample_lines(body, source="ptd://x")
     assert trace.time_ns.tolist() == [
         parse_ptd_time("03-19-2021 01:31:17.658"),
         parse_ptd_time("03-19-2021 01:31:18.669"),
@@ -119,14 +119,14 @@ def test_multi_channel_rl_body_with_sentinels_and_mixed_line_ends() -> None:
     assert trace.channels[0].flags.tolist() == [SAMPLE_OK, SAMPLE_MISSED]
     assert trace.channels[1].flags.tolist() == [SAMPLE_OK, SAMPLE_ERROR]
     assert trace.channels[1].volts.tolist() == [206.1, 206.0] and np.isnan(trace.channels[1].amps[1])
-    assert len(parse_rl_body(b"")) == 0
+    assert len(decode_sample_lines(b"")) == 0
 
 
 def test_a_bad_rl_body_names_the_line() -> None:
     good = b"Time,03-03-2021 00:54:06.184,Watts,4.450000,Volts,249.210000,Amps,0.040400,PF,0.442300\r\n"
     with pytest.raises(ValueError, match="sample line 2 does not match"):
-        parse_rl_body(good + b"Time,03-03-2021 00:54:07.184,Watts,4.4\r\n")
+        decode_sample_lines(good + b"Time,03-03-2021 00:54:07.184,Watts,4.4\r\n")
     with pytest.raises(ValueError, match=r"not a MM-DD-YYYY HH:MM:SS\.mmm timestamp: '2021-03-03 00:54:07'"):
-        parse_rl_body(good + good.replace(b"03-03-2021 00:54:06.184", b"2021-03-03 00:54:07"))
+        decode_sample_lines(good + good.replace(b"03-03-2021 00:54:06.184", b"2021-03-03 00:54:07"))
     with pytest.raises(ValueError, match="sample line 1 is not a PTD sample line"):
-        parse_rl_body(b"Ranges,0,0.5,0,300\r\n")
+        decode_sample_lines(b"Ranges,0,0.5,0,300\r\n")

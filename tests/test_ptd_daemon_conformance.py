@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from test_ptd_daemon_support import PtdClient, RunningDaemon, running_daemon
 
-from analyzers.ptd.samples import parse_sample_lines
+from analyzers.formats.sample_decode import decode_sample_lines
 from analyzers.ptd.wire import parse_identify_reply
 
 FIXTURES = Path("/work/shared/fixtures/inference")
@@ -122,7 +122,7 @@ def test_current_reference_sequence(tmp_path: Path, channels: int) -> None:
         assert client.cmd("RR").split(",")[1::2] == initial.split(",")[1::2] == ["1", "1"]
 
         # Energy from the RL samples equals the simulator's exact ground truth within the printed decimals.
-        trace = parse_sample_lines(testing)
+        trace = decode_sample_lines("\n".join(testing).encode())
         interval_s = 1.0
         energy_j = float(np.sum(trace.watts) * interval_s)
         truth = daemon.analyzer.ground_truth()

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.base import CAP_UNCERTAINTY, CAP_WATTS, Analyzer, Identity, MeasurementStats
+from analyzers.formats.sample_decode import decode_sample_lines
+from analyzers.formats.sample_encode import encode_lines
+from analyzers.formats.sample_layout import data_log_layout
 from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.samples import parse_sample_lines, sample_lines
 from analyzers.ptd.session import PtdSession, SessionConfig
 from analyzers.ptd.wire import go_reply, parse_identify_reply, parse_request, parse_rl_header
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
@@ -191,13 +193,13 @@ def test_wire_helpers_round_trip() -> None:
         [1.0, 2.0, 3.0],
         channels=[ChannelBlock.from_columns([0.5, 1.0, 1.5], [230.0] * 3, [0.1] * 3, [0.9] * 3)] * 2,
     )
-    lines = sample_lines(trace, with_channels=True, mark="m", channel_labels=["Ch3", "Ch4"]).to_pylist()
+    lines = encode_lines(trace, data_log_layout(3, 2), mark="m").to_pylist()
     assert lines[0] == (
         "Time,03-03-2021 00:42:30.170,Watts,1.000000,Volts,-1.000000,Amps,-1.000000,PF,-1.000000,Mark,m,"
         "Ch3,Watts,0.500000,Volts,230.000000,Amps,0.100000,PF,0.900000,"
         "Ch4,Watts,0.500000,Volts,230.000000,Amps,0.100000,PF,0.900000"
     )
-    back = parse_sample_lines(lines)
+    back = decode_sample_lines("\n".join(lines).encode())
     np.testing.assert_array_equal(back.time_ns, trace.time_ns)
     np.testing.assert_array_equal(back.watts, trace.watts)
     assert back.channel_count == 2 and list(back.marks) == ["m"] * 3

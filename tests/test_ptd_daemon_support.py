@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.formats.sample_layout import data_log_layout
 from analyzers.ptd.logs import ConsoleLog, DataLog
 from analyzers.ptd.server import PtdServer
 from analyzers.ptd.session import PtdSession, SessionConfig
@@ -82,12 +83,11 @@ def running_daemon(
     analyzer = SimulatedAnalyzer(config=config, clock=clock or WallClock())
     console = LockedStringIO()
     now = clock.now_ns if clock is not None else WallClock().now_ns
-    labels = [f"Ch{first_channel + i}" for i in range(channels)] if channels > 1 else []
     data_log_path = tmp_path / "ptd_data.log"
     session = PtdSession(
         analyzer,
         ConsoleLog(console, now),
-        DataLog(data_log_path, now, labels),
+        DataLog(data_log_path, now, data_log_layout(first_channel, channels)),
         SessionConfig(first_channel=first_channel, idle_interval_ms=idle_interval_ms),
         sleep=clock.advance if clock is not None else time.sleep,
     )

@@ -7,8 +7,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.ptd_time import format_ptd_time, parse_ptd_time, parse_ptd_times
-from analyzers.spl_writer import format_ptd_times
+from analyzers.formats.ptd_time import format_ptd_time, format_ptd_times, parse_ptd_time, parse_ptd_times
 
 
 def test_vectorised_parser_matches_datetime_on_random_times() -> None:

@@ -20,7 +20,7 @@ import pytest
 from browser.chromium import RenderedPage, chromium, render
 from playwright.sync_api import Browser
 
-from analyzers.spl import read_spl
+from analyzers.formats.sample_decode import read_spl
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, Trace
 from rules.inference.loadgen_log import read_loadgen_log
 from rules.inference.synthetic import write_performance_folder

@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzers.ptd_time import parse_ptd_time
-from analyzers.spl import SplFormatError, read_spl
-from analyzers.spl_fast import read_spl_power
-from analyzers.spl_writer import write_spl
+from analyzers.formats.ptd_time import parse_ptd_time
+from analyzers.formats.sample_decode import read_spl
+from analyzers.formats.sample_encode import write_spl
+from analyzers.formats.sample_fast import read_spl_power
+from analyzers.formats.sample_layout import SplFormatError
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED
 
 DATA = Path(__file__).parent / "data" / "inference"

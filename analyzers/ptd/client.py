@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
+from analyzers.formats.sample_decode import decode_sample_lines
 from analyzers.ptd import wire
 from analyzers.ptd.client_replies import (
     PtdIdentity,
@@ -38,7 +39,6 @@ from analyzers.ptd.client_replies import (
     parse_uncertainty_reply,
     parse_watts_reply,
 )
-from analyzers.ptd.client_samples import parse_rl_body
 from analyzers.ptd.client_transport import (
     ConnectionLost,
     ConnectPolicy,
@@ -382,7 +382,7 @@ class PtdClient:
 
     def _parse_body(self, form: str, body: bytes) -> Trace:
         try:
-            return parse_rl_body(body, source=f"ptd://{self.peer}")
+            return decode_sample_lines(body, source=f"ptd://{self.peer}")
         except ValueError as error:
             # The stream position is now unreliable: discard the connection.
             self._drop(f"bad '{form}' body")

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
+from analyzers.formats.sample_layout import data_log_layout
 from analyzers.ptd.identity import daemon_version
 from analyzers.ptd.logs import ConsoleLog, ConsoleRecord, DataLog, banner
 from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
@@ -60,9 +61,9 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
         console.raw(banner(daemon_version(), identity.model, source, options.data_log))
         if options.device_type is not None:
             console.log(f"Attempting to connect to measurement device type {options.device_type}...")
-        labels = [f"Ch{options.first_channel + i}" for i in range(analyzer.channel_count)]
+        layout = data_log_layout(options.first_channel, analyzer.channel_count)
         try:
-            data_log = DataLog(options.data_log, channel_labels=labels if analyzer.channel_count > 1 else ())
+            data_log = DataLog(options.data_log, layout=layout)
         except OSError as error:
             raise AnalyzerError(
                 str(options.data_log), f"cannot open the data log: {error.strerror or error}"

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from analyzers.ptd.samples import format_time, lines_payload, sample_lines
+from analyzers.formats.ptd_time import format_ptd_time
+from analyzers.formats.sample_encode import encode
+from analyzers.formats.sample_layout import DATA_LOG, SampleLineLayout
 from analyzers.trace import Trace
 
 Clock = Callable[[], int]
@@ -113,13 +115,13 @@ class ConsoleLog:
     def log(self, message: str, at_ns: int | None = None, connection: bool = False) -> None:
         """`<time>: <message>`; `at_ns` stamps a per-sample message with the sample's time, as PTD does;
         `connection`: the line that accepts a client (where its console span starts)."""
-        stamp = format_time(self._clock() if at_ns is None else at_ns)
+        stamp = format_ptd_time(self._clock() if at_ns is None else at_ns)
         self._write([f"{stamp}: {message}"], connection)
 
     def log_many(self, messages: Sequence[tuple[int, str]]) -> None:
         """Several `(time_ns, message)` lines in one write (per-sample warnings of a chunk)."""
         if messages:
-            self._write([f"{format_time(at)}: {message}" for at, message in messages])
+            self._write([f"{format_ptd_time(at)}: {message}" for at, message in messages])
 
     def _write(self, lines: list[str], connection: bool = False) -> None:
         text = "".join(line + "\n" for line in lines)
@@ -139,11 +141,11 @@ class DataLog:
     """The `-l` file: every sample with its mark, and NOTICE/ERROR lines. A no-op without a path."""
 
     def __init__(
-        self, path: str | Path | None, clock: Clock = time.time_ns, channel_labels: Sequence[str] = ()
+        self, path: str | Path | None, clock: Clock = time.time_ns, layout: SampleLineLayout = DATA_LOG
     ):
         self.path = None if path is None else Path(path)
         self._clock = clock
-        self._labels = tuple(channel_labels)
+        self._layout = layout
         self._lock = threading.Lock()
         # Binary append, unbuffered writes of whole chunks: one write per fetch, readable at once.
         self._file = None if self.path is None else self.path.open("ab", buffering=0)
@@ -151,8 +153,7 @@ class DataLog:
     def samples(self, chunk: Trace, mark: str) -> None:
         if self._file is None or len(chunk) == 0:
             return
-        lines = sample_lines(chunk, with_channels=True, mark=mark, channel_labels=self._labels)
-        payload = lines_payload(lines, "\n")
+        payload = encode(chunk, self._layout, mark)
         with self._lock:
             self._file.write(payload)
 
@@ -165,7 +166,7 @@ class DataLog:
     def _event(self, kind: str, text: str, at_ns: int | None = None) -> None:
         if self._file is None:
             return
-        stamp = format_time(self._clock() if at_ns is None else at_ns)
+        stamp = format_ptd_time(self._clock() if at_ns is None else at_ns)
         with self._lock:
             self._file.write(f"Time,{stamp},{kind},{text}\n".encode())
 

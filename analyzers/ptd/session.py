@@ -19,12 +19,13 @@ import numpy as np
 
 from analyzers.base import AUTO, CAP_UNCERTAINTY, Analyzer, MeasurementStats, RangeRequest
 from analyzers.errors import AnalyzerError, RangesNotApplicable
+from analyzers.formats.sample_encode import encode, encode_lines
+from analyzers.formats.sample_layout import NOT_SET_MARK, rl_reply_layout
 from analyzers.live_counters import LiveCounters
 from analyzers.ptd import wire
 from analyzers.ptd.identity import DEFAULT_INTERVAL_MS, identify_reply
 from analyzers.ptd.logs import ConsoleLog, DataLog
 from analyzers.ptd.measurement import Measurement
-from analyzers.ptd.samples import NOT_SET_MARK, lines_payload, sample_lines
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 
@@ -157,7 +158,7 @@ class PtdSession:
         self.live.observe(chunk)
         self._latest = chunk.take(np.array([len(chunk) - 1]))
         # The meter traffic PTDaemon's console carries: one line per read, with the newest reading.
-        newest = sample_lines(self._latest, with_channels=False)[0].as_py().split(",", 2)[2]
+        newest = encode_lines(self._latest, rl_reply_layout(False))[0].as_py().split(",", 2)[2]
         self.console.log(
             f"Read {len(chunk)} sample{'s' if len(chunk) != 1 else ''} from {self.model}: {newest}"
         )
@@ -445,7 +446,7 @@ class PtdSession:
         if measurement.running and measurement.unread_count == 0:
             self._wait_for_sample(measurement)
         samples = measurement.read(last)
-        body = lines_payload(sample_lines(samples, with_channels=with_channels))
+        body = encode(samples, rl_reply_layout(with_channels))
         return Reply(wire.rl_header(len(samples)), body)
 
     def _wait_for_sample(self, measurement: Measurement) -> None:
@@ -526,7 +527,7 @@ class PtdSession:
         self.poll()
         if self._latest is None:
             return Reply("Error: no reading yet")
-        line = sample_lines(self._latest, with_channels=False)[0].as_py()
+        line = encode_lines(self._latest, rl_reply_layout(False))[0].as_py()
         # `Time,<ts>,Watts,...` -> `Watts,...`: R* answers the reading without its timestamp.
         return Reply(line.split(",", 2)[2])
 

@@ -12,7 +12,6 @@ Files: a `Trace` written as Parquet (`.parquet`) or CSV (any other suffix) with 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzers.formats.atomic import replacing
 from analyzers.trace import Trace
 
 INTERVAL_COLUMN = "interval_ns"
@@ -48,16 +48,15 @@ class GroundTruth:
     def save(self, path: str | Path) -> None:
         """Write atomically (temporary file, then rename), so a reader never sees half a file."""
         target = Path(path)
-        temporary = target.with_name(f".{target.name}.tmp")
         frame = self.to_pandas()
-        if target.suffix == ".parquet":
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            metadata = dict(table.schema.metadata or {})
-            metadata[b"joulebench.source"] = self.trace.source.encode()
-            pq.write_table(table.replace_schema_metadata(metadata), temporary)
-        else:
-            frame.to_csv(temporary, index=False)
-        os.replace(temporary, target)
+        with replacing(target) as temporary:
+            if target.suffix == ".parquet":
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                metadata = dict(table.schema.metadata or {})
+                metadata[b"joulebench.source"] = self.trace.source.encode()
+                pq.write_table(table.replace_schema_metadata(metadata), temporary)
+            else:
+                frame.to_csv(temporary, index=False)
 
     @classmethod
     def load(cls, path: str | Path) -> GroundTruth:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.errors import AnalyzerError
+from analyzers.formats.atomic import write_text_atomically
 from analyzers.source_spec import SourceSpec, SourceSpecError, parse_source
 from power_client.metering.monitor import Monitor
-from rules.atomic import write_text_atomically
 from rules.calibration.certificate import assess_candidate, certificate_document
 from rules.calibration.conditions import Condition
 from rules.calibration.flaws import from_driver_stats

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.atomic import write_text_atomically
 from analyzers.ptd.identity import joulebench_version
 from power_director.artifacts.sources import loaded_modules, sha1_file, source_checksums
 
@@ -62,6 +63,4 @@ def build_server_json(
 
 
 def write_server_json(path: Path, data: Mapping[str, Any]) -> None:
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(path, json.dumps(data, indent=4) + "\n")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
-from analyzers.ptd_time import parse_ptd_time_matrix
+from analyzers.formats.ptd_time import parse_ptd_time_matrix
 from rules.compliance.verdict import Check, Verdict
 
 _STAMP_LENGTH = 23  # MM-DD-YYYY HH:MM:SS.fff, then ": "

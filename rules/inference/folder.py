@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from analyzers.spl import SplFormatError, SplReadResult, read_spl
+from analyzers.formats.sample_decode import SplReadResult, read_spl
+from analyzers.formats.sample_layout import SplFormatError
 from rules.compliance.console_log import ConsoleLog, read_console_log
 from rules.compliance.session_files import (
     SessionFileError,

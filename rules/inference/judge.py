@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analyzers.spl import SplFormatError, SplReadResult
+from analyzers.formats.sample_decode import SplReadResult
+from analyzers.formats.sample_layout import SplFormatError
 from analyzers.trace import Trace
 from rules.compliance import checksums, console_log, layout, ptd, samples, session, timing, uncertainty
 from rules.compliance.policy import CompliancePolicy, policy_for

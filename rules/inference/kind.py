@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.spl import SplFormatError, SplReadResult
+from analyzers.formats.sample_decode import SplReadResult
+from analyzers.formats.sample_layout import SplFormatError
 from rules.compliance.policy import CompliancePolicy, policy_for
 from rules.compliance.session_files import ClockOffset, SessionFileError, SessionRecord
 from rules.errors import InputError

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.ptd_time import PtdTimeError, parse_ptd_time
+from analyzers.formats.ptd_time import PtdTimeError, parse_ptd_time
 from rules.errors import InputError
 
 _MLLOG_MARKER = ":::MLLOG"

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from analyzers.ptd_time import format_ptd_time
-from analyzers.spl_writer import write_merged_spl, write_spl
+from analyzers.formats.ptd_time import format_ptd_time
+from analyzers.formats.sample_encode import write_merged_spl, write_spl
 from analyzers.trace import ChannelBlock, Trace
 
 NS_PER_S = 1_000_000_000

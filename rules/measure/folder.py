@@ -10,12 +10,11 @@ DIR/trace-<n>.parquet    source n's samples on the measuring machine's clock (th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.atomic import write_text_atomically
 from analyzers.trace import Trace
 from rules.errors import InputError
 from rules.measure.measurement import Measurement
@@ -86,11 +85,7 @@ def write_measure_folder(directory: Path, document: dict[str, Any], traces: list
         source["trace"] = f"trace-{number}.parquet"
         trace.to_parquet(directory / source["trace"])
     text = json.dumps({"format": FORMAT, **document}, indent=2) + "\n"
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".result-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; a result is for sharing, like the traces
-    os.replace(temporary, directory / RESULT_FILE)
+    write_text_atomically(directory / RESULT_FILE, text)
 
 
 def read_measure_folder(directory: Path) -> MeasureFolder:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.formats.atomic import write_text_atomically
 from analyzers.trace import Trace
-from rules.atomic import write_text_atomically
 from rules.report.page import PLOTLY_ASSET, Figure, Page, render_page
 from rules.report.plots import axes, power_line, span
 from rules.report.writer import ReportError, plotly_bundle

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.spl import SplFormatError, SplReadResult
+from analyzers.formats.sample_decode import SplReadResult
+from analyzers.formats.sample_layout import SplFormatError
 from rules.errors import InputError
 from rules.inference.folder import RANGING_DIR, TESTING_DIR, InferenceFolder
 from rules.inference.kind import InferenceResult

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rules.atomic import write_text_atomically
+from analyzers.formats.atomic import write_text_atomically
 from rules.compliance.verdict import failing
 from rules.executor import executor_for
 from rules.report.page import PLOTLY_ASSET, STYLE, Page, escape, render_page

@@ -15,10 +15,9 @@ import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
+from analyzers.formats.units import NS_PER_DAY, NS_PER_MS, NS_PER_S
 from analyzers.physical_limits import FIRST_YEAR, LAST_YEAR
 
-_NS_PER_S = 1_000_000_000
-_NS_PER_DAY = 86_400 * _NS_PER_S
 _BASE_LEN = 19  # "MM-DD-YYYY HH:MM:SS"
 _MAX_FRACTION_DIGITS = 9
 _ROW_WIDTH = _BASE_LEN + 1 + _MAX_FRACTION_DIGITS
@@ -79,7 +78,7 @@ def parse_ptd_time_matrix(rows: np.ndarray, lengths: np.ndarray) -> tuple[np.nda
     else:
         days = _days_from_civil(year.astype(np.int64), month.astype(np.int64), day.astype(np.int64))
     seconds = (hour * 3600 + minute * 60 + second).astype(np.int64)
-    epoch_ns = days * _NS_PER_DAY + seconds * _NS_PER_S + fraction
+    epoch_ns = days * NS_PER_DAY + seconds * NS_PER_S + fraction
     return np.where(ok, epoch_ns, 0), ok
 
 
@@ -160,11 +159,29 @@ def _stamp_ns(match: re.Match[str]) -> int | None:
     fraction = match.group(7) or ""
     fraction_ns = int(fraction.ljust(_MAX_FRACTION_DIGITS, "0")) if fraction else 0
     days = _days_from_civil(year, month, day)
-    return days * _NS_PER_DAY + (hour * 3600 + minute * 60 + second) * _NS_PER_S + fraction_ns
+    return days * NS_PER_DAY + (hour * 3600 + minute * 60 + second) * NS_PER_S + fraction_ns
 
 
 def format_ptd_time(epoch_ns: int) -> str:
     """UTC epoch ns to PTD's `MM-DD-YYYY HH:MM:SS.mmm` (milliseconds truncated, as PTD prints)."""
-    seconds, rest_ns = divmod(int(epoch_ns), _NS_PER_S)
+    seconds, rest_ns = divmod(int(epoch_ns), NS_PER_S)
     moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
-    return f"{moment:%m-%d-%Y %H:%M:%S}.{rest_ns // 1_000_000:03d}"
+    return f"{moment:%m-%d-%Y %H:%M:%S}.{rest_ns // NS_PER_MS:03d}"
+
+
+# "YYYY-MM-DDTHH:MM:SS.mmm" (numpy) -> "MM-DD-YYYY HH:MM:SS.mmm" (PTD): byte positions to take.
+_PTD_ORDER = np.array([5, 6, 4, 8, 9, 7, 0, 1, 2, 3, 10, *range(11, 23)])
+_STAMP_WIDTH = 23
+
+
+def format_ptd_times(time_ns: np.ndarray) -> pa.Array:
+    """`format_ptd_time` for a whole column, as an Arrow string array: numpy's ISO strings with
+    their bytes reordered, no Python per stamp."""
+    iso = np.datetime_as_string(
+        np.asarray(time_ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[ms]")
+    )
+    raw = iso.astype(f"S{_STAMP_WIDTH}").view(np.uint8).reshape(-1, _STAMP_WIDTH)[:, _PTD_ORDER]
+    raw[:, 10] = ord(" ")
+    data = np.ascontiguousarray(raw).tobytes()
+    offsets = np.arange(0, _STAMP_WIDTH * (len(time_ns) + 1), _STAMP_WIDTH, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(time_ns), [None, pa.py_buffer(offsets), pa.py_buffer(data)])

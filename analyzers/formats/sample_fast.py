@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
-from analyzers.ptd_time import parse_ptd_time_matrix
+from analyzers.formats.ptd_time import parse_ptd_time_matrix
 
 _BLOCK_BYTES = 1 << 24
 _WORKERS = 2

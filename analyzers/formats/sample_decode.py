@@ -1,19 +1,22 @@
-"""Read PTD sample logs (`spl.txt`, the `-l` data log) into a `Trace`, without a per-line Python loop.
+"""PTD sample lines -> `Trace`: the one decoder, for files (`spl.txt`, data logs) and `RL` replies.
 
-Three layouts share one line grammar (PTD_AND_MLPERF_POWER.md §2):
-- single channel: `Time,<ts>,Watts,w,Volts,v,Amps,a,PF,pf[,Mark,m]`
-- multi-channel: the same sum block, then `Ch1,Watts,w,Volts,v,Amps,a,PF,pf,Ch2,...`
-- several analyzers merged by the director: the sum block, then `Analyzer1,Time,<ts>,Watts,...` per analyzer
-The layout is read off the first sample line; pyarrow's CSV reader then parses the whole file with
-typed columns. Lines of another shape (NOTICE/ERROR lines, a truncated last line, garbage, a line
-missing a channel block) are skipped and reported with their line number; blank lines are ignored.
+Every layout of `analyzers.formats.sample_layout` is read the same way: the layout is detected from
+the first sample line, and pyarrow's CSV reader parses the whole input with typed columns at the
+places `layout.columns()` names. Two ways to meet a line of another shape:
+- `read_spl` (a file someone hands us): NOTICE/ERROR lines, a truncated last line, garbage, a line
+  missing a channel block are skipped and reported with their line number; blank lines are ignored.
+  For the MLPerf metric (`detail=False`) a file of canonical lines takes the byte-level fast path of
+  `sample_fast`.
+- `decode_sample_lines` (a daemon's reply): any such line is an error. The fast path reads it; only
+  when that fails does a slow line-by-line pass run, to name the first bad line.
+PTD's sentinels: `-1`/`-2` watts become NaN with the sentinel in `flags`; `-1`/`-2` volts, amps and PF
+(PTD's "not provided") become NaN.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,46 +28,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from analyzers.formats.ptd_time import PtdTimeError, parse_ptd_time, parse_ptd_times
+from analyzers.formats.sample_fast import read_spl_power
+from analyzers.formats.sample_layout import (
+    NOT_SET_MARK,
+    SPL_FILE,
+    QuantityColumns,
+    SampleColumns,
+    SplFormatError,
+    detect_layout,
+)
 from analyzers.physical_limits import FIRST_YEAR, LAST_YEAR, MAX_AMPS, MAX_VOLTS
-from analyzers.ptd_time import parse_ptd_times
-from analyzers.spl_fast import read_spl_power
 from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_OK, ChannelBlock, Trace, decode_sentinel_watts
 
-_QUANTITY_LABELS = ("Watts", "Volts", "Amps", "PF")
-_CHANNEL_LABEL = re.compile(r"^Ch(\d+)$")
-_ANALYZER_LABEL = re.compile(r"^Analyzer(\d+)$")
 _NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|NaN|inf|Inf)\s*$"
 _LAYOUT_PROBE_BYTES = 1 << 16
-NOT_SET_MARK = "notset"
-
-
-class SplFormatError(ValueError):
-    """The file holds no line a PTD sample log could start with."""
-
-
-@dataclass(frozen=True)
-class QuantityColumns:
-    """Column indexes of one `Watts,w,Volts,v,Amps,a,PF,pf` block."""
-
-    watts: int
-    volts: int
-    amps: int
-    pf: int
-
-
-@dataclass(frozen=True)
-class SplLayout:
-    field_count: int
-    time: int
-    total: QuantityColumns
-    mark: int | None
-    blocks: tuple[QuantityColumns, ...] = ()
-    block_labels: tuple[str, ...] = ()
-    block_times: tuple[int, ...] = ()  # per-analyzer timestamp columns (merged layout only)
-
-    @property
-    def merged_analyzers(self) -> bool:
-        return bool(self.block_times)
 
 
 @dataclass(frozen=True)
@@ -76,7 +54,7 @@ class SkippedLine:
 @dataclass
 class SplReadResult:
     trace: Trace
-    layout: SplLayout
+    layout: SampleColumns
     skipped: list[SkippedLine] = field(default_factory=list)
     analyzer_skew_ns: int = 0
     """Merged layout: the largest |t(analyzer k) - t(analyzer 1)| on one line (the pairing error)."""
@@ -96,64 +74,8 @@ class SplReadResult:
         return sentences
 
 
-def _quantity_block(tokens: list[str], start: int) -> QuantityColumns | None:
-    """The block `Watts,w,Volts,v,Amps,a,PF,pf` starting at `start`, or None if it is not there."""
-    if len(tokens) < start + 8:
-        return None
-    for offset, label in enumerate(_QUANTITY_LABELS):
-        if tokens[start + 2 * offset] != label:
-            return None
-    return QuantityColumns(start + 1, start + 3, start + 5, start + 7)
-
-
-def detect_layout(first_line: str) -> SplLayout:
-    """The column layout of a sample line; raises SplFormatError if it is not one."""
-    tokens = first_line.rstrip("\r\n").split(",")
-    total = _quantity_block(tokens, 2) if tokens[:1] == ["Time"] else None
-    if total is None:
-        raise SplFormatError("not a PTD sample line (expected Time,<ts>,Watts,..,Volts,..,Amps,..,PF,..)")
-    position = 10
-    mark: int | None = None
-    if position + 1 < len(tokens) and tokens[position] == "Mark":
-        mark = position + 1
-        position += 2
-    blocks: list[QuantityColumns] = []
-    labels: list[str] = []
-    times: list[int] = []
-    while position < len(tokens):
-        label = tokens[position]
-        if _CHANNEL_LABEL.match(label) and not times:
-            block = _quantity_block(tokens, position + 1)
-            if block is None:
-                raise SplFormatError(f"channel block {label} is incomplete")
-            blocks.append(block)
-            labels.append(label)
-            position += 9
-        elif _ANALYZER_LABEL.match(label):
-            if tokens[position + 1 : position + 2] != ["Time"]:
-                raise SplFormatError(f"{label} is not followed by a Time field")
-            block = _quantity_block(tokens, position + 3)
-            if block is None:
-                raise SplFormatError(f"{label} block is incomplete")
-            blocks.append(block)
-            labels.append(label)
-            times.append(position + 2)
-            position += 11
-            # An analyzer's own line may carry its mark and its own channels; the analyzer total is what
-            # the merged line sums, so those are skipped up to the next analyzer.
-            while position < len(tokens) and not _ANALYZER_LABEL.match(tokens[position]):
-                position += 1
-        else:
-            raise SplFormatError(f"unexpected field {label!r} at position {position + 1}")
-    return SplLayout(
-        field_count=len(tokens),
-        time=1,
-        total=total,
-        mark=mark,
-        blocks=tuple(blocks),
-        block_labels=tuple(labels),
-        block_times=tuple(times),
-    )
+def _columns_of(line: str) -> SampleColumns:
+    return detect_layout(line).columns()
 
 
 def _first_sample_line(handle: BinaryIO) -> str | None:
@@ -162,7 +84,7 @@ def _first_sample_line(handle: BinaryIO) -> str | None:
         for raw in probe.splitlines():
             if raw.startswith(b"Time,") and b",Watts," in raw:
                 try:
-                    detect_layout(raw.decode("utf-8", "replace"))
+                    _columns_of(raw.decode("utf-8", "replace"))
                 except SplFormatError:
                     continue
                 return raw.decode("utf-8", "replace")
@@ -193,7 +115,7 @@ def _column_name(index: int) -> str:
 
 def _read_table(
     path: Path | io.BytesIO | pa.BufferReader,
-    layout: SplLayout,
+    layout: SampleColumns,
     numeric_type: pa.DataType,
     use_threads: bool,
     detail: bool,
@@ -257,7 +179,7 @@ def _undecodable_rows_raise() -> Iterator[None]:
 
 def _read_csv(
     path: Path | io.BytesIO | pa.BufferReader,
-    layout: SplLayout,
+    layout: SampleColumns,
     column_types: dict[str, pa.DataType],
     use_threads: bool,
     on_invalid_row: Callable[[pacsv.InvalidRow], str],
@@ -313,8 +235,9 @@ def _sentinel_flags(watts: np.ndarray, parsed: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _not_provided(values: np.ndarray) -> np.ndarray:
-    """PTD writes -1 for a quantity it does not provide (e.g. volts of a sum block)."""
-    return np.where(values == -1.0, np.nan, values)
+    """PTD writes -1 for a quantity it does not provide (e.g. volts of a sum block), -2 for every
+    quantity of a missed sample."""
+    return np.where((values == -1.0) | (values == -2.0), np.nan, values)
 
 
 def _physical(values: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
@@ -360,10 +283,9 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
     if first is None:
         content = data if data is not None else path.read_bytes()
         if not content.strip():
-            layout = SplLayout(12, 1, QuantityColumns(3, 5, 7, 9), 11)
-            return SplReadResult(Trace.empty(source=str(path)), layout)
+            return SplReadResult(Trace.empty(source=str(path)), SPL_FILE.for_channels(0).columns())
         raise SplFormatError("no PTD sample line (Time,<ts>,Watts,..) in the file")
-    layout = detect_layout(first)
+    layout = _columns_of(first)
     if not detail:
         fast = read_spl_power(path, data)
         if fast is not None:
@@ -518,3 +440,108 @@ def _first_field_is(table: pa.Table, texts: tuple[str, ...]) -> list[np.ndarray]
         [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int64) for chunk in column.chunks]
     )
     return [np.array([entry == text for entry in dictionary] + [False])[indices] for text in texts]
+
+
+def decode_sample_lines(payload: bytes, source: str = "") -> Trace:
+    """Sample lines of one layout (an `RL` reply body, data-log lines; CRLF or LF ends) -> `Trace`;
+    ValueError naming the first line that is not one. Blank lines are ignored."""
+    if not payload.strip():
+        return Trace.empty(source=source)
+    first = payload.lstrip().split(b"\n", 1)[0]
+    try:
+        layout = _columns_of(first.decode("utf-8"))
+    except (SplFormatError, UnicodeDecodeError):
+        raise ValueError(f"sample line 1 is not a PTD sample line: {first[:200]!r}") from None
+    try:
+        return _decode_strictly(payload, layout, source)
+    except (pa.ArrowInvalid, ValueError):
+        raise ValueError(_first_bad_line(payload, layout)) from None
+
+
+def _decode_strictly(payload: bytes, layout: SampleColumns, source: str) -> Trace:
+    quantity_blocks = (layout.total, *layout.blocks)
+    types: dict[str, pa.DataType] = {_column_name(column): pa.string() for column, _ in layout.labels}
+    types.update({_column_name(column): pa.string() for column in (layout.time, *layout.block_times)})
+    for block in quantity_blocks:
+        types.update({_column_name(column): pa.float64() for column in _values_of(block)})
+    if layout.mark is not None:
+        types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
+    table = pacsv.read_csv(
+        io.BytesIO(payload),
+        read_options=pacsv.ReadOptions(
+            column_names=[_column_name(i) for i in range(layout.field_count)], use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(quote_char=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, include_columns=list(types), strings_can_be_null=False
+        ),
+    )
+    # The label columns joined into one string per line and compared once: a few Arrow calls instead
+    # of one per column, which would dominate the cost of a small `RL` reply.
+    joined = pc.binary_join_element_wise(*(table[_column_name(c)] for c, _ in layout.labels), ",")
+    if not pc.all(pc.equal(joined, ",".join(text for _, text in layout.labels))).as_py():
+        raise ValueError("labels")
+    time_ns, ok = parse_ptd_times(table[_column_name(layout.time)])
+    if not ok.all():
+        raise ValueError("timestamps")
+    total, *channels = (_strict_block(table, block) for block in quantity_blocks)
+    codes, names = _marks(table[_column_name(layout.mark)]) if layout.mark is not None else (None, ())
+    return Trace(
+        time_ns=time_ns,
+        watts=total.watts,
+        volts=total.volts,
+        amps=total.amps,
+        pf=total.pf,
+        uncertainty=np.full(len(time_ns), np.nan),
+        flags=total.flags,
+        mark_codes=np.full(len(time_ns), NO_MARK, dtype=np.int32) if codes is None else codes.copy(),
+        mark_names=names,
+        channels=tuple(channels),
+        source=source,
+    )
+
+
+def _values_of(block: QuantityColumns) -> tuple[int, int, int, int]:
+    return (block.watts, block.volts, block.amps, block.pf)
+
+
+def _strict_block(table: pa.Table, block: QuantityColumns) -> ChannelBlock:
+    watts, volts, amps, pf = (_present(table[_column_name(column)]) for column in _values_of(block))
+    clean, flags = _sentinel_flags(watts, np.ones(len(watts), dtype=bool))
+    return ChannelBlock.from_columns(
+        clean,
+        volts=_physical(_not_provided(volts), MAX_VOLTS)[0],
+        amps=_physical(_not_provided(amps), MAX_AMPS)[0],
+        pf=_not_provided(pf),
+        flags=flags,
+    )
+
+
+def _present(column: pa.ChunkedArray) -> np.ndarray:
+    if column.null_count:
+        raise ValueError("an empty value")
+    return np.asarray(column.to_numpy(), dtype=np.float64)
+
+
+def _first_bad_line(payload: bytes, layout: SampleColumns) -> str:
+    """The slow path, for a reply that failed: the first line that breaks the layout, in a sentence."""
+    labels = dict(layout.labels)
+    numbers = [column for block in (layout.total, *layout.blocks) for column in _values_of(block)]
+    for number, raw in enumerate(payload.split(b"\n"), start=1):
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        if not text.strip():
+            continue
+        fields = text.split(",")
+        if len(fields) != layout.field_count or any(fields[c] != label for c, label in labels.items()):
+            return f"sample line {number} does not match the first line's layout: {text[:200]!r}"
+        for column in (layout.time, *layout.block_times):
+            try:
+                parse_ptd_time(fields[column])
+            except PtdTimeError:
+                return f"sample line {number}: not a MM-DD-YYYY HH:MM:SS.mmm timestamp: {fields[column]!r}"
+        for column in numbers:
+            try:
+                float(fields[column])
+            except ValueError:
+                return f"sample line {number}: field {column + 1} is not a number: {fields[column][:40]!r}"
+    return "sample lines do not parse as PTD samples"
