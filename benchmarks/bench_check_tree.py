@@ -30,8 +30,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.mlperf_layout import (
+    CLIENT_JSON_NAME,
+    DETAIL_LOG,
+    POWER_DIR,
+    RANGING_DIR,
+    SAMPLE_LOG,
+    SERVER_JSON,
+    SERVER_JSON_NAME,
+    TESTING_DIR,
+    TESTING_SAMPLES,
+)
 from rules.executor import default_workers
-from rules.inference.folder import RANGING_DIR, TESTING_DIR, InferenceFolder
+from rules.inference.folder import InferenceFolder
 from rules.inference.kind import InferenceKind
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data" / "inference"
@@ -93,13 +104,13 @@ def make_copy(source: Path, target: Path, days: int) -> None:
         path = target / name
         if path.is_file():
             content = shift_dates(path.read_bytes(), days)
-            if name.endswith("spl.txt"):
+            if name.endswith(SAMPLE_LOG):
                 content = perturb_samples(content)
             path.write_bytes(content)
     for path in target.rglob("*"):
-        if path.is_file() and path.parent.name in ("power", "ranging", "run_1"):
+        if path.is_file() and path.parent.name in (POWER_DIR, RANGING_DIR, TESTING_DIR):
             hashes[f"{path.parent.name}/{path.name}"] = hashlib.sha1(path.read_bytes()).hexdigest()
-    for side in ("client.json", "server.json"):
+    for side in (CLIENT_JSON_NAME, SERVER_JSON_NAME):
         path = target / "power" / side
         data = shift_session(json.loads(path.read_text()), days * 86_400.0, hashes)
         path.write_text(json.dumps(data, indent=2))
@@ -107,14 +118,14 @@ def make_copy(source: Path, target: Path, days: int) -> None:
 
 def break_copy(folder: Path, how: int) -> str:
     if how == 0:
-        spl = folder / "run_1" / "spl.txt"
+        spl = folder / TESTING_SAMPLES
         content = spl.read_bytes()
         spl.write_bytes(content[: len(content) // 2] + b"\x00\xffgarbage")
         return "run_1/spl.txt cut and garbled"
     if how == 1:
-        (folder / "power" / "server.json").unlink()
+        (folder / SERVER_JSON).unlink()
         return "power/server.json removed"
-    detail = folder / "run_1" / "mlperf_log_detail.txt"
+    detail = folder / TESTING_DIR / DETAIL_LOG
     detail.write_bytes(
         b"\n".join(line for line in detail.read_bytes().split(b"\n") if b'"power_end"' not in line)
     )
@@ -189,7 +200,7 @@ def stage_breakdown(folder: Path) -> list[tuple[str, float]]:
         ("LoadGen logs (scan)", lambda: [folder_files.loadgen_log(run).get("power_begin") for run in (TESTING_DIR, RANGING_DIR)]),
         ("testing spl.txt (fast path)", lambda: folder_files.samples(TESTING_DIR, detail=False)),
         ("ranging spl.txt (every column)", lambda: folder_files.samples(RANGING_DIR, detail=True)),
-        ("client.json + server.json", lambda: [folder_files.session_record(n) for n in ("client.json", "server.json")]),
+        ("client.json + server.json", lambda: [folder_files.session_record(n) for n in (CLIENT_JSON_NAME, SERVER_JSON_NAME)]),
         ("PTD console log", folder_files.console_log),
     ]  # fmt: skip
     timed = []

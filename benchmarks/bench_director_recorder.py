@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from analyzers.formats.mlperf_layout import SERVER_JSON, TESTING_SAMPLES
 from power_director.storage import RecordingReader
 
 BIN = Path(sys.executable).parent
@@ -142,7 +143,7 @@ def main() -> int:
             daemon.wait(timeout=30)
 
     folder = work / "data" / "sessions" / session_id
-    server = json.loads((folder / "power" / "server.json").read_text())
+    server = json.loads((folder / SERVER_JSON).read_text())
     mark = f"{session_id}_testing"
     total = lost = 0
     problems = []
@@ -172,7 +173,7 @@ def main() -> int:
     rss = np.array([r for _, r in series])
     half = times >= times[-1] / 2
     slope = float(np.polyfit(times[half], rss[half], 1)[0]) * 60 if half.sum() >= 2 else float("nan")
-    spl_mb = (folder / "run_1" / "spl.txt").stat().st_size / 1e6
+    spl_mb = (folder / TESTING_SAMPLES).stat().st_size / 1e6
     print(
         f"analyzers: {args.analyzers} x 1 kHz ({args.analyzers} PTD daemon processes), testing {run_s:.1f} s"
     )

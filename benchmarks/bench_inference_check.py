@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from analyzers.formats.mlperf_layout import TESTING_SAMPLES
 from analyzers.formats.sample_decode import read_spl
 from rules.inference.kind import InferenceKind, InferenceResult
 from rules.inference.synthetic import write_performance_folder
@@ -71,7 +72,7 @@ def main() -> int:
         )  # fmt: skip
         # The baseline reads one file; so does ours: the ranging companion is left out of the timing.
         shutil.rmtree(folder / "ranging")
-        spl = folder / "run_1" / "spl.txt"
+        spl = folder / TESTING_SAMPLES
         size = spl.stat().st_size
         print(f"generated {args.lines:,} lines, {size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s")
 

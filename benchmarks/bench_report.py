@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from analyzers.formats.mlperf_layout import TESTING_SAMPLES
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from browser.chromium import chromium
@@ -54,9 +56,9 @@ def main() -> int:
     try:
         interval_s = 0.01
         folder = work / "performance"
-        if not (folder / "run_1" / "spl.txt").is_file():
+        if not (folder / TESTING_SAMPLES).is_file():
             write_performance_folder(folder, duration_s=args.samples * interval_s - 10, interval_s=interval_s)
-        spl_mb = (folder / "run_1" / "spl.txt").stat().st_size / 1e6
+        spl_mb = (folder / TESTING_SAMPLES).stat().st_size / 1e6
         start = time.perf_counter()
         (result,) = check_paths([str(folder)], None)
         check_s = time.perf_counter() - start

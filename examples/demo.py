@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from analyzers.formats.mlperf_layout import DETAIL_LOG, TESTING_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, without relying on the install
 
@@ -313,7 +315,7 @@ def _ground_truth(truth_path: Path, folder: Path, skew_ns: int) -> tuple[float, 
 
     The LoadGen times are on the (possibly skewed) SUT clock; the truth is on true time."""
     truth = GroundTruth.load(truth_path)
-    log = read_loadgen_log(folder / "run_1" / "mlperf_log_detail.txt")
+    log = read_loadgen_log(folder / TESTING_DIR / DETAIL_LOG)
     begin_ns, end_ns = log.time_ns("power_begin") - skew_ns, log.time_ns("power_end") - skew_ns
     energy_j = truth.energy_j(begin_ns, end_ns)
     return energy_j / float(log.get("result_query_count")), energy_j / ((end_ns - begin_ns) / 1e9)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.simulated.control import ENV_CONTROL, append_load_step
 
 try:
@@ -33,7 +34,6 @@ try:
 except ImportError:  # pragma: no cover - the demo and test extras install it
     lg = None
 
-NS_PER_S = 1_000_000_000
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 DEFAULT_WATTS = {"SingleStream": 250.0, "MultiStream": 300.0, "Server": 350.0, "Offline": 400.0}
 SAMPLES_IN_LIBRARY = 1024

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.mlperf_layout import DETAIL_LOG, SUMMARY_LOG
 from analyzers.formats.ptd_time import format_ptd_time
+from analyzers.formats.units import NS_PER_S
 from analyzers.simulated.control import ENV_CONTROL, append_load_step
 from rules.inference.synthetic import mllog_line
 
-NS_PER_S = 1_000_000_000
 LOADGEN_VERSION = "4.1 (joulebench synthetic)"
 
 
@@ -159,8 +160,8 @@ def write_logs(folder: Path, scenario: Scenario, values: dict[str, Any], elapsed
     for key, value in values.items():
         at_ms = elapsed_ms if key.startswith("result_") or key in timed else 0.0
         lines.append(mllog_line(key, value, at_ms))
-    (folder / "mlperf_log_detail.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / "mlperf_log_summary.txt").write_text(summary_text(scenario, values), encoding="utf-8")
+    (folder / DETAIL_LOG).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / SUMMARY_LOG).write_text(summary_text(scenario, values), encoding="utf-8")
     (folder / "mlperf_log_accuracy.json").write_text("[\n]\n", encoding="utf-8")
 
 

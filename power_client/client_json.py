@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from power_client.clock import NS_PER_S, Clock
+from analyzers.formats.units import NS_PER_S
+from power_client.clock import Clock
 from power_client.clock_offset import OffsetEstimate
 from power_client.session_client import RecordedMessage
 from power_director.api import PhaseStamp

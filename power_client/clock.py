@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-NS_PER_S = 1_000_000_000
+from analyzers.formats.units import NS_PER_S
 
 
 class Clock(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from power_client.clock import NS_PER_S
+from analyzers.formats.units import NS_PER_S
 
 # Rounds slower than this multiple of the fastest one waited in a queue somewhere; their bounds are
 # wider and so carry no information, and leaving them out keeps the measurement short-lived (less drift).

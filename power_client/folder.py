@@ -17,23 +17,30 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from analyzers.formats.mlperf_layout import (
+    CONSOLE_LOG,
+    DETAIL_LOG,
+    POWER_DIR,
+    POWER_FILES,
+    RANGING_DIR,
+    RANGING_SAMPLES,
+    RUN_FILES,
+    SERVER_JSON,
+    SERVER_LOG,
+    SUMMARY_LOG,
+    TESTING_DIR,
+    TESTING_SAMPLES,
+)
 from power_client.errors import DirectorFailed
-from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, RunLogs
+from power_client.loadgen_logs import RunLogs
 from power_director.api import FileEntry
 
-POWER_DIR = "power"
-RANGING_DIR = "ranging"
-TESTING_DIR = "run_1"
-CLIENT_JSON = "power/client.json"
-CLIENT_LOG = "power/client.log"
-SERVER_JSON = "power/server.json"
-SAMPLE_LOG = "spl.txt"
 # What the director writes into the folder; the client writes client.json, client.log and the LoadGen logs.
-DIRECTOR_FILES = ("power/ptd_logs.txt", SERVER_JSON, "power/server.log", "ranging/spl.txt", "run_1/spl.txt")
+DIRECTOR_FILES = (CONSOLE_LOG, SERVER_JSON, SERVER_LOG, RANGING_SAMPLES, TESTING_SAMPLES)
 EXPECTED = {
-    POWER_DIR: ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log"),
-    RANGING_DIR: (DETAIL_LOG, SUMMARY_LOG, SAMPLE_LOG),
-    TESTING_DIR: (DETAIL_LOG, SUMMARY_LOG, SAMPLE_LOG),
+    POWER_DIR: POWER_FILES,
+    RANGING_DIR: RUN_FILES,
+    TESTING_DIR: RUN_FILES,
 }
 
 

@@ -11,12 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.formats.mlperf_layout import DETAIL_LOG, SUMMARY_LOG
 from power_client.errors import NoLoadgenLog
 from rules.errors import InputError
 from rules.inference.loadgen_log import read_loadgen_log
 
-DETAIL_LOG = "mlperf_log_detail.txt"
-SUMMARY_LOG = "mlperf_log_summary.txt"
 # LoadGen prints milliseconds truncated, so a run's first query can read up to 1 ms before the instant
 # the client started the command.
 _TRUNCATION_NS = 1_000_000

@@ -15,7 +15,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from power_client.clock import NS_PER_S, Clock
+from analyzers.formats.units import NS_PER_S
+from power_client.clock import Clock
 from power_client.clock_offset import TimeRound
 from power_client.errors import DirectorFailed, DirectorRefused, DirectorUnreachable
 from power_director.api import (

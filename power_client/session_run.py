@@ -22,22 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from analyzers.formats.mlperf_layout import (
+    CLIENT_JSON,
+    CLIENT_LOG,
+    DETAIL_LOG,
+    POWER_DIR,
+    RANGING_DIR,
+    SERVER_JSON,
+    SUMMARY_LOG,
+    TESTING_DIR,
+)
 from power_client.client_json import PhaseRecord, build_client_json, client_phases, sha1_of, write_client_json
 from power_client.clock import Clock
 from power_client.clock_offset import InconsistentRounds, OffsetEstimate, combine, measure_offset
 from power_client.errors import ClientError, ClockOutOfBounds, DirectorFailed, Stopped
-from power_client.folder import (
-    CLIENT_JSON,
-    CLIENT_LOG,
-    RANGING_DIR,
-    SERVER_JSON,
-    TESTING_DIR,
-    check_layout,
-    place_director_files,
-    place_run_logs,
-)
+from power_client.folder import check_layout, place_director_files, place_run_logs
 from power_client.heartbeat import Heartbeat
-from power_client.loadgen_logs import DETAIL_LOG, SUMMARY_LOG, find_run_logs
+from power_client.loadgen_logs import find_run_logs
 from power_client.ntp_check import check_ntp
 from power_client.preflight import ClientLog, check_workload, make_folders, remove_created
 from power_client.progress import Progress
@@ -112,7 +113,7 @@ def run_session(request: RunRequest, clock: Clock, status: TextIO = sys.stderr) 
         """From here on the output folder is this run's: `client.log` goes to its file."""
         nonlocal opened
         opened = True
-        (output / "power").mkdir()
+        (output / POWER_DIR).mkdir()
         client_log.to_file(output / CLIENT_LOG)
 
     try:

@@ -14,7 +14,8 @@ import logging
 import time
 from typing import Literal
 
-from power_client.clock import NS_PER_S, Clock
+from analyzers.formats.units import NS_PER_S
+from power_client.clock import Clock
 from power_client.errors import ClientError, SessionFailed
 from power_client.session_client import DirectorClient
 

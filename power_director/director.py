@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analyzers.errors import AnalyzerError
+from analyzers.formats.mlperf_layout import POWER_DIR
 from power_director.api import (
     CLIENT_PROTOCOL,
     AnalyzerInfo,
@@ -256,7 +257,7 @@ class Director:
             raise Conflict(f"session {session_id} cannot be exported corrected: {error}") from None
         target = folder / TRAINING_DIR
         # Each run index is its own export: replace that run's node files, keep the others.
-        shutil.rmtree(target / "power" / f"result_{request.result_index}", ignore_errors=True)
+        shutil.rmtree(target / POWER_DIR / f"result_{request.result_index}", ignore_errors=True)
         try:
             result = export_training(
                 folder,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from analyzers.formats.mlperf_layout import PHASE_DIRS, SAMPLE_LOG
+from analyzers.formats.mlperf_layout import PHASE_DIRS, SAMPLE_LOG, SERVER_LOG
 from power_director.artifacts.server_log import SessionLog
 from power_director.artifacts.traces import write_trace_files
 from power_director.phase_files import write_phase_spl_file
@@ -51,7 +51,7 @@ def recover(stored: StoredSession, tolerance_ms: float | None) -> StoredSession:
         f"interrupted: the director stopped while the session was {was}; the samples recorded up to "
         f"{describe_time(last_ns)} are kept ({', '.join(counts)} in recording/)"
     )
-    server_log = SessionLog(folder / "power" / "server.log")
+    server_log = SessionLog(folder / SERVER_LOG)
     server_log.error(f"Director restarted at {describe_time(time.time_ns())}: session {reason}")
     server_log.close()
     state = next_state(was, Action.RECOVER, info.session_id)

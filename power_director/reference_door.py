@@ -42,6 +42,13 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from analyzers.formats.mlperf_layout import (
+    CONSOLE_LOG,
+    RANGING_SAMPLES,
+    SERVER_JSON,
+    SERVER_LOG,
+    TESTING_SAMPLES,
+)
 from power_director.api import CLIENT_PROTOCOL, Exchange, PhaseStamp, PhaseStart, SessionCreate
 from power_director.artifacts.files import resolve_inside
 from power_director.errors import DirectorError
@@ -57,13 +64,7 @@ log = logging.getLogger("power_director")
 
 MAGIC_CLIENT = "mlcommons/power client v3"
 MAGIC_SERVER = "mlcommons/power server v3"
-FETCH_FILES = (
-    "power/ptd_logs.txt",
-    "ranging/spl.txt",
-    "power/server.json",
-    "power/server.log",
-    "run_1/spl.txt",
-)
+FETCH_FILES = (CONSOLE_LOG, RANGING_SAMPLES, SERVER_JSON, SERVER_LOG, TESTING_SAMPLES)
 """What the reference client downloads after `done`, in its order."""
 EMPTY_LABEL = "reference"
 """The label of a session the reference client opened without `--label` (its default is empty, and a

@@ -14,6 +14,7 @@ from typing import Any
 
 from analyzers.base import MeasurementStats
 from analyzers.formats.mlperf_layout import PHASE_DIRS
+from analyzers.formats.units import NS_PER_S
 from power_director.api import (
     AlignmentSummary,
     AnalyzerSummary,
@@ -32,7 +33,6 @@ from power_director.merge import Alignment
 from power_director.phase_files import write_phase_spl_file
 from power_director.recorder import Recorder
 from power_director.session_narration import SessionNarration
-from power_director.stamps import NS_PER_S
 from power_director.transitions import Action
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from analyzers.formats.mlperf_layout import SERVER_JSON_NAME
+from analyzers.formats.units import NS_PER_S
 from power_director.artifacts.server_json import build_server_json, result_checksums, write_server_json
 from power_director.artifacts.sources import sha1_file
 from power_director.artifacts.traces import corrected_trace_name, trace_file_names
 from power_director.calibration import session_calibrations
-from power_director.stamps import NS_PER_S, as_reference_pair
+from power_director.stamps import as_reference_pair
 
 if TYPE_CHECKING:
     from power_director.sessions import Session
@@ -35,7 +37,7 @@ def write_session_summary(session: Session) -> None:
         results=result_checksums(session.folder),
         joulebench=joulebench_section(session),
     )
-    write_server_json(session.power_folder / "server.json", data)
+    write_server_json(session.power_folder / SERVER_JSON_NAME, data)
 
 
 def joulebench_section(session: Session) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.errors import AnalyzerError
+from analyzers.formats.mlperf_layout import CONSOLE_LOG_NAME, POWER_DIR, SERVER_LOG_NAME
 from power_director.api import (
     SERVER_PROTOCOL,
     Exchange,
@@ -83,11 +84,11 @@ class Session:
         self.marks: list[dict[str, Any]] = []
         self.clock_offset_s: float | None = None  # the client's, as it said at its last phase start
         self.last_call = time.monotonic()
-        self.power_folder = folder / "power"
+        self.power_folder = folder / POWER_DIR
         self.power_folder.mkdir(parents=True, exist_ok=True)
         # Before any sample: whatever becomes of the session, its folder says how it is corrected.
         write_calibrations(folder, calibrations_of(self.instruments))
-        self.narration = SessionNarration(self.power_folder / "server.log")
+        self.narration = SessionNarration(self.power_folder / SERVER_LOG_NAME)
         self.analyzers = SessionAnalyzers(folder, instruments, config, self.narration, fsync_interval_s)
         self.ranges = SessionRanges(config, self.narration, self.analyzers.log_ptd)
         self.runner = PhaseRunner(folder, config, self.analyzers, self.ranges, self.narration, sleep)
@@ -96,7 +97,7 @@ class Session:
     def open(self, handshake: str, arrived: PhaseStamp, reply: str = SERVER_PROTOCOL) -> Exchange:
         """Connect every analyzer, start the recorder, record the handshake as `messages[0]`."""
         self.narration.command(handshake)
-        self.analyzers.open(self.power_folder / "ptd_logs.txt", self._analyzer_fault)
+        self.analyzers.open(self.power_folder / CONSOLE_LOG_NAME, self._analyzer_fault)
         exchange = Exchange(cmd=handshake, reply=reply)
         self._record(exchange, arrived)
         self.narration.opened(self.session_id, self.client_uuid, self.server_uuid)

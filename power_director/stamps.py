@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
+from analyzers.formats.units import NS_PER_S
 from power_director.api import PhaseStamp
-
-NS_PER_S = 1_000_000_000
 
 
 def stamp_now() -> PhaseStamp:

@@ -31,12 +31,13 @@ from typing import TextIO
 
 import numpy as np
 
+from analyzers.formats.mlperf_layout import POWER_DIR
+from analyzers.formats.units import NS_PER_MS
 from analyzers.trace import Trace
 from power_director.calibration import corrected_chunks
 from power_director.storage import RecordingReader, recording_path
 from rules.calibration.certificate import Correction
 
-NS_PER_MS = 1_000_000
 _HEAD = ':::MLLOG {"namespace": "", "time_ms": '
 _MIDDLE = ', "event_type": "POINT_IN_TIME", "key": "power_reading", "value": '
 _TAIL = ', "metadata": ""}\n'
@@ -120,7 +121,7 @@ def export_training(
         raise ExportError(f"{session_folder}: a time range needs both begin_ns and end_ns")
     if begin_ns is not None and end_ns is not None and end_ns <= begin_ns:
         raise ExportError(f"{session_folder}: the time range ends before it begins")
-    run_dir = out / "power" / f"result_{result_index}"
+    run_dir = out / POWER_DIR / f"result_{result_index}"
     result = ExportResult()
     node = 0
     corrections = corrections or {}

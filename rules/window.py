@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.physical_limits import MAX_WATTS
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
-NS_PER_S = 1_000_000_000
 MAX_READING_W = MAX_WATTS
 """One analyzer reading above the largest systems MLPerf Power names is damage, not load."""
 

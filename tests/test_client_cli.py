@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from test_client_support import TOKEN, FakeDirector, fake_director, free_port, workload_command
 
+from analyzers.formats.units import NS_PER_S
 from power_client.cli import main
-from power_client.clock import NS_PER_S, SkewedClock
+from power_client.clock import SkewedClock
 from power_client.errors import (
     EXIT_CLOCK,
     EXIT_DIRECTOR_FAILED,

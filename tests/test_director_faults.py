@@ -21,7 +21,7 @@ from test_director_session import run_session
 from test_director_support import TOKEN, director_config, free_port, running_director
 
 from analyzers.formats.ptd_time import format_ptd_time
-from analyzers.formats.sample_decode import decode_sample_lines
+from analyzers.formats.sample_reply import decode_sample_lines
 from power_director.recorder import describe_time
 from power_director.storage import RecordingReader
 

@@ -22,7 +22,7 @@ import pytest
 from test_director_support import INTERVAL_MS, TOKEN, director_config, running_director
 from test_ptd_daemon_support import running_daemon
 
-from analyzers.formats.sample_decode import decode_sample_lines
+from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.trace import Trace
 from power_director.api import CLIENT_PROTOCOL, SERVER_PROTOCOL
 from power_director.ptd_sequence import SEQUENCES

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from test_ptd_daemon_support import PtdClient, RunningDaemon, running_daemon
 
-from analyzers.formats.sample_decode import decode_sample_lines
+from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.ptd.wire import parse_identify_reply
 
 FIXTURES = Path("/work/shared/fixtures/inference")

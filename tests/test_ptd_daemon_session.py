@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.base import CAP_UNCERTAINTY, CAP_WATTS, Analyzer, Identity, MeasurementStats
-from analyzers.formats.sample_decode import decode_sample_lines
 from analyzers.formats.sample_encode import encode_lines
 from analyzers.formats.sample_layout import data_log_layout
+from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.ptd.logs import ConsoleLog, DataLog
 from analyzers.ptd.session import PtdSession, SessionConfig
 from analyzers.ptd.wire import go_reply, parse_identify_reply, parse_request, parse_rl_header

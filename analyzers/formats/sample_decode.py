@@ -1,16 +1,12 @@
-"""PTD sample lines -> `Trace`: the one decoder, for files (`spl.txt`, data logs) and `RL` replies.
+"""PTD sample logs (`spl.txt`, the `-l` data log) -> `Trace`: the decoder's entry for files.
 
 Every layout of `analyzers.formats.sample_layout` is read the same way: the layout is detected from
-the first sample line, and pyarrow's CSV reader parses the whole input with typed columns at the
-places `layout.columns()` names. Two ways to meet a line of another shape:
-- `read_spl` (a file someone hands us): NOTICE/ERROR lines, a truncated last line, garbage, a line
-  missing a channel block are skipped and reported with their line number; blank lines are ignored.
-  For the MLPerf metric (`detail=False`) a file of canonical lines takes the byte-level fast path of
-  `sample_fast`.
-- `decode_sample_lines` (a daemon's reply): any such line is an error. The fast path reads it; only
-  when that fails does a slow line-by-line pass run, to name the first bad line.
-PTD's sentinels: `-1`/`-2` watts become NaN with the sentinel in `flags`; `-1`/`-2` volts, amps and PF
-(PTD's "not provided") become NaN.
+the first sample line, and pyarrow's CSV reader parses the whole file with typed columns at the
+places `layout.columns()` names; the values are converted by `sample_values`. A file is what someone
+hands us, so lines of another shape (NOTICE/ERROR lines, a truncated last line, garbage, a line
+missing a channel block) are skipped and reported with their line number; blank lines are ignored.
+For the MLPerf metric (`detail=False`) a file of canonical lines takes the byte-level fast path of
+`sample_fast`. The strict entry, for a daemon's reply, is `sample_reply.decode_sample_lines`.
 """
 
 from __future__ import annotations
@@ -28,18 +24,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from analyzers.formats.ptd_time import PtdTimeError, parse_ptd_time, parse_ptd_times
+from analyzers.formats.ptd_time import parse_ptd_times
 from analyzers.formats.sample_fast import read_spl_power
 from analyzers.formats.sample_layout import (
-    NOT_SET_MARK,
     SPL_FILE,
-    QuantityColumns,
     SampleColumns,
     SplFormatError,
     detect_layout,
 )
+from analyzers.formats.sample_values import column_name, marks, not_provided, physical, sentinel_flags
 from analyzers.physical_limits import FIRST_YEAR, LAST_YEAR, MAX_AMPS, MAX_VOLTS
-from analyzers.trace import NO_MARK, SAMPLE_ERROR, SAMPLE_OK, ChannelBlock, Trace, decode_sentinel_watts
+from analyzers.trace import NO_MARK, ChannelBlock, Trace
 
 _NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|NaN|inf|Inf)\s*$"
 _LAYOUT_PROBE_BYTES = 1 << 16
@@ -109,10 +104,6 @@ def _utf8_lines_only(content: bytes) -> tuple[bytes, list[SkippedLine]]:
     return b"\n".join(kept), skipped
 
 
-def _column_name(index: int) -> str:
-    return f"f{index}"
-
-
 def _read_table(
     path: Path | io.BytesIO | pa.BufferReader,
     layout: SampleColumns,
@@ -141,11 +132,11 @@ def _read_table(
         for block in layout.blocks:
             numeric += [block.watts, block.volts, block.amps, block.pf]
         strings += layout.block_times
-    column_types: dict[str, pa.DataType] = {_column_name(0): pa.dictionary(pa.int32(), pa.string())}
-    column_types.update({_column_name(i): numeric_type for i in numeric})
-    column_types.update({_column_name(i): pa.string() for i in strings})
+    column_types: dict[str, pa.DataType] = {column_name(0): pa.dictionary(pa.int32(), pa.string())}
+    column_types.update({column_name(i): numeric_type for i in numeric})
+    column_types.update({column_name(i): pa.string() for i in strings})
     if layout.mark is not None:
-        column_types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
+        column_types[column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
     with _undecodable_rows_raise():
         table = _read_csv(path, layout, column_types, use_threads, on_invalid_row)
     return table, skipped
@@ -187,7 +178,7 @@ def _read_csv(
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
-            column_names=[_column_name(i) for i in range(layout.field_count)],
+            column_names=[column_name(i) for i in range(layout.field_count)],
             use_threads=use_threads,
             block_size=1 << 22,
         ),
@@ -227,53 +218,12 @@ def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return values, np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _sentinel_flags(watts: np.ndarray, parsed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PTD's sentinels, plus a value that did not parse or reads NaN, which is an error sample too."""
-    clean, flags = decode_sentinel_watts(watts)
-    flags[~parsed | np.isnan(watts)] = SAMPLE_ERROR
-    return np.where(flags == SAMPLE_OK, clean, np.nan), flags
-
-
-def _not_provided(values: np.ndarray) -> np.ndarray:
-    """PTD writes -1 for a quantity it does not provide (e.g. volts of a sum block), -2 for every
-    quantity of a missed sample."""
-    return np.where((values == -1.0) | (values == -2.0), np.nan, values)
-
-
-def _physical(values: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Volts or amps with the readings beyond ±limit (infinite, absurd) as NaN; returns (values,
-    implausible mask). Signs stay: PTD reports a channel wired the other way round with negative amps
-    (v1.0 NVIDIA A100 ranging logs do). NaN (not provided) stays NaN and is not implausible."""
-    implausible = ~np.isnan(values) & ~(np.abs(values) <= limit)
-    return np.where(implausible, np.nan, values), implausible
-
-
-def _marks(column: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
-    unified = column.unify_dictionaries()
-    if unified.num_chunks == 0:
-        return np.empty(0, dtype=np.int32), ()
-    dictionary = unified.chunk(0).dictionary.to_pylist()
-    codes = np.concatenate(
-        [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int32) for chunk in unified.chunks]
-    )
-    names = [str(name) for name in dictionary]
-    if NOT_SET_MARK in names:
-        # PTD's `notset` means "no mark": fold it into NO_MARK and drop it from the names.
-        notset = names.index(NOT_SET_MARK)
-        remap = np.arange(len(names) + 1, dtype=np.int32) - 1  # index 0 is NO_MARK
-        remap[notset + 1] = NO_MARK
-        remap[notset + 2 :] -= 1
-        codes = remap[codes + 1]
-        del names[notset]
-    return codes, tuple(names)
-
-
 def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -> SplReadResult:
     """Parse a PTD sample log. An empty file gives an empty trace; a file with no sample line raises.
 
     With `detail=False` only timestamps and total watts are read (volts, amps and PF are NaN, no
     marks, no channel blocks): what the MLPerf metric needs. A file whose every line is canonical then
-    takes the byte-level fast path of `analyzers.spl_fast`; any other file the general parser below.
+    takes the byte-level fast path of `analyzers.formats.sample_fast`; any other file the general parser below.
     With `data` (the file's bytes, already read by the caller) the file is not opened: `path` only
     names it in the trace and in what is reported.
     """
@@ -289,7 +239,7 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
     if not detail:
         fast = read_spl_power(path, data)
         if fast is not None:
-            watts, flags = _sentinel_flags(fast[1], np.ones(len(fast[1]), dtype=bool))
+            watts, flags = sentinel_flags(fast[1], np.ones(len(fast[1]), dtype=bool))
             return SplReadResult(Trace.from_columns(fast[0], watts, flags=flags, source=str(path)), layout)
 
     def source() -> Path | pa.BufferReader:
@@ -315,13 +265,13 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
             skipped = sorted(skipped + undecodable, key=lambda s: s.line or 0)
 
     is_sample, blank = _first_field_is(table, ("Time", ""))
-    time_ns, time_ok = parse_ptd_times(table[_column_name(layout.time)])
-    watts_raw, watts_parsed = _to_float(table[_column_name(layout.total.watts)])
+    time_ns, time_ok = parse_ptd_times(table[column_name(layout.time)])
+    watts_raw, watts_parsed = _to_float(table[column_name(layout.total.watts)])
     keep = is_sample & time_ok & watts_parsed
     block_values = []
     blocks = layout.blocks if detail else ()
     for block in blocks:
-        values, parsed = _to_float(table[_column_name(block.watts)])
+        values, parsed = _to_float(table[column_name(block.watts)])
         keep &= parsed | ~is_sample
         block_values.append(values)
 
@@ -346,21 +296,21 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
         # Most files keep every row: no copy through a mask that selects all.
         return values if every_row else values[keep]
 
-    watts, flags = _sentinel_flags(rows_kept(watts_raw), rows_kept(watts_parsed))
+    watts, flags = sentinel_flags(rows_kept(watts_raw), rows_kept(watts_parsed))
     total = layout.total
     channels = []
     implausible_rows: dict[str, list[np.ndarray]] = {"volts": [], "amps": []}
 
     def quantity(index: int, name: str = "") -> np.ndarray:
-        values = _not_provided(rows_kept(_to_float(table[_column_name(index)])[0]))
+        values = not_provided(rows_kept(_to_float(table[column_name(index)])[0]))
         if not name:
             return values
-        values, implausible = _physical(values, MAX_VOLTS if name == "volts" else MAX_AMPS)
+        values, implausible = physical(values, MAX_VOLTS if name == "volts" else MAX_AMPS)
         implausible_rows[name].append(implausible)
         return values
 
     for block, values in zip(blocks, block_values, strict=True):
-        channel_watts, channel_flags = _sentinel_flags(rows_kept(values), np.ones(kept, dtype=bool))
+        channel_watts, channel_flags = sentinel_flags(rows_kept(values), np.ones(kept, dtype=bool))
         channels.append(
             ChannelBlock.from_columns(
                 channel_watts,
@@ -371,13 +321,13 @@ def read_spl(path: str | Path, detail: bool = True, data: bytes | None = None) -
             )
         )
     if layout.mark is not None:
-        codes, names = _marks(table[_column_name(layout.mark)])
+        codes, names = marks(table[column_name(layout.mark)])
         codes = codes[keep]  # a copy: the Arrow-backed codes are read-only
     else:
         codes, names = np.full(kept, NO_MARK, dtype=np.int32), ()
     skew = 0
     for time_column in layout.block_times if detail else ():
-        block_ns, block_ok = parse_ptd_times(table[_column_name(time_column)])
+        block_ns, block_ok = parse_ptd_times(table[column_name(time_column)])
         usable = keep & block_ok
         if usable.any():
             skew = max(skew, int(np.abs(block_ns[usable] - time_ns[usable]).max()))
@@ -432,7 +382,7 @@ def _implausible_summary(
 
 def _first_field_is(table: pa.Table, texts: tuple[str, ...]) -> list[np.ndarray]:
     """Row masks, one per text: the first field equals it (compared on the dictionary, not per row)."""
-    column = table[_column_name(0)].unify_dictionaries()
+    column = table[column_name(0)].unify_dictionaries()
     if column.num_chunks == 0:
         return [np.zeros(0, dtype=bool) for _ in texts]
     dictionary = [entry.strip() for entry in column.chunk(0).dictionary.to_pylist()]
@@ -440,108 +390,3 @@ def _first_field_is(table: pa.Table, texts: tuple[str, ...]) -> list[np.ndarray]
         [np.asarray(chunk.indices.fill_null(-1).to_numpy(), dtype=np.int64) for chunk in column.chunks]
     )
     return [np.array([entry == text for entry in dictionary] + [False])[indices] for text in texts]
-
-
-def decode_sample_lines(payload: bytes, source: str = "") -> Trace:
-    """Sample lines of one layout (an `RL` reply body, data-log lines; CRLF or LF ends) -> `Trace`;
-    ValueError naming the first line that is not one. Blank lines are ignored."""
-    if not payload.strip():
-        return Trace.empty(source=source)
-    first = payload.lstrip().split(b"\n", 1)[0]
-    try:
-        layout = _columns_of(first.decode("utf-8"))
-    except (SplFormatError, UnicodeDecodeError):
-        raise ValueError(f"sample line 1 is not a PTD sample line: {first[:200]!r}") from None
-    try:
-        return _decode_strictly(payload, layout, source)
-    except (pa.ArrowInvalid, ValueError):
-        raise ValueError(_first_bad_line(payload, layout)) from None
-
-
-def _decode_strictly(payload: bytes, layout: SampleColumns, source: str) -> Trace:
-    quantity_blocks = (layout.total, *layout.blocks)
-    types: dict[str, pa.DataType] = {_column_name(column): pa.string() for column, _ in layout.labels}
-    types.update({_column_name(column): pa.string() for column in (layout.time, *layout.block_times)})
-    for block in quantity_blocks:
-        types.update({_column_name(column): pa.float64() for column in _values_of(block)})
-    if layout.mark is not None:
-        types[_column_name(layout.mark)] = pa.dictionary(pa.int32(), pa.string())
-    table = pacsv.read_csv(
-        io.BytesIO(payload),
-        read_options=pacsv.ReadOptions(
-            column_names=[_column_name(i) for i in range(layout.field_count)], use_threads=False
-        ),
-        parse_options=pacsv.ParseOptions(quote_char=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types, include_columns=list(types), strings_can_be_null=False
-        ),
-    )
-    # The label columns joined into one string per line and compared once: a few Arrow calls instead
-    # of one per column, which would dominate the cost of a small `RL` reply.
-    joined = pc.binary_join_element_wise(*(table[_column_name(c)] for c, _ in layout.labels), ",")
-    if not pc.all(pc.equal(joined, ",".join(text for _, text in layout.labels))).as_py():
-        raise ValueError("labels")
-    time_ns, ok = parse_ptd_times(table[_column_name(layout.time)])
-    if not ok.all():
-        raise ValueError("timestamps")
-    total, *channels = (_strict_block(table, block) for block in quantity_blocks)
-    codes, names = _marks(table[_column_name(layout.mark)]) if layout.mark is not None else (None, ())
-    return Trace(
-        time_ns=time_ns,
-        watts=total.watts,
-        volts=total.volts,
-        amps=total.amps,
-        pf=total.pf,
-        uncertainty=np.full(len(time_ns), np.nan),
-        flags=total.flags,
-        mark_codes=np.full(len(time_ns), NO_MARK, dtype=np.int32) if codes is None else codes.copy(),
-        mark_names=names,
-        channels=tuple(channels),
-        source=source,
-    )
-
-
-def _values_of(block: QuantityColumns) -> tuple[int, int, int, int]:
-    return (block.watts, block.volts, block.amps, block.pf)
-
-
-def _strict_block(table: pa.Table, block: QuantityColumns) -> ChannelBlock:
-    watts, volts, amps, pf = (_present(table[_column_name(column)]) for column in _values_of(block))
-    clean, flags = _sentinel_flags(watts, np.ones(len(watts), dtype=bool))
-    return ChannelBlock.from_columns(
-        clean,
-        volts=_physical(_not_provided(volts), MAX_VOLTS)[0],
-        amps=_physical(_not_provided(amps), MAX_AMPS)[0],
-        pf=_not_provided(pf),
-        flags=flags,
-    )
-
-
-def _present(column: pa.ChunkedArray) -> np.ndarray:
-    if column.null_count:
-        raise ValueError("an empty value")
-    return np.asarray(column.to_numpy(), dtype=np.float64)
-
-
-def _first_bad_line(payload: bytes, layout: SampleColumns) -> str:
-    """The slow path, for a reply that failed: the first line that breaks the layout, in a sentence."""
-    labels = dict(layout.labels)
-    numbers = [column for block in (layout.total, *layout.blocks) for column in _values_of(block)]
-    for number, raw in enumerate(payload.split(b"\n"), start=1):
-        text = raw.decode("utf-8", "replace").rstrip("\r")
-        if not text.strip():
-            continue
-        fields = text.split(",")
-        if len(fields) != layout.field_count or any(fields[c] != label for c, label in labels.items()):
-            return f"sample line {number} does not match the first line's layout: {text[:200]!r}"
-        for column in (layout.time, *layout.block_times):
-            try:
-                parse_ptd_time(fields[column])
-            except PtdTimeError:
-                return f"sample line {number}: not a MM-DD-YYYY HH:MM:SS.mmm timestamp: {fields[column]!r}"
-        for column in numbers:
-            try:
-                float(fields[column])
-            except ValueError:
-                return f"sample line {number}: field {column + 1} is not a number: {fields[column][:40]!r}"
-    return "sample lines do not parse as PTD samples"

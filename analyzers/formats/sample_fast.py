@@ -6,7 +6,7 @@ raw bytes; line starts come from one vectorised newline search, and the two fiel
 a fixed-width byte window per line (the watts by Arrow's string-to-double cast). Nothing else of the line is tokenised, which is where a general
 CSV reader spends its time on a 40-field multi-channel line. Any line that is not canonical (a
 NOTICE line, garbage, a time without milliseconds) makes this path give up and return None: the
-general parser in `analyzers.spl` then handles the file and reports those lines.
+general parser in `analyzers.formats.sample_decode` then handles the file and reports those lines.
 """
 
 from __future__ import annotations

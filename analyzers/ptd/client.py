@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
-from analyzers.formats.sample_decode import decode_sample_lines
+from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.ptd import wire
 from analyzers.ptd.client_replies import (
     PtdIdentity,

@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.formats.atomic import write_text_atomically
+from analyzers.formats.mlperf_layout import CONSOLE_LOG, RANGING_SAMPLES, SERVER_LOG, TESTING_SAMPLES
 from analyzers.ptd.identity import joulebench_version
 from power_director.artifacts.sources import loaded_modules, sha1_file, source_checksums
 
-RESULT_FILES = (
-    "power/ptd_logs.txt",
-    "power/server.log",
-    "ranging/spl.txt",
-    "run_1/spl.txt",
-)
+RESULT_FILES = (CONSOLE_LOG, SERVER_LOG, RANGING_SAMPLES, TESTING_SAMPLES)
 TIMEZONE_UTC = 0
 
 

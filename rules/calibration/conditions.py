@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import SAMPLE_OK, Trace
-
-NS_PER_S = 1_000_000_000
 
 RULE_READING = (
     "Per load condition: the timed windows lie back to back, centred in the condition; each meter's "

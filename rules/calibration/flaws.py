@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import SAMPLE_OK, Trace
-from rules.calibration.conditions import NS_PER_S
 
 PARTIAL_LIMIT = 0.02
 """2 %: beyond the counter's own resolution over a calibration's minutes, a real disagreement."""

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import SAMPLE_OK, Trace
-from rules.calibration.conditions import NS_PER_S, sample_intervals_ns
+from rules.calibration.conditions import sample_intervals_ns
 
 Z95 = 1.959964
 COARSE_STEP_S = 1.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from rules.compliance.layout import REQUIRED_PATHS
+from analyzers.formats.mlperf_layout import CLIENT_JSON, REQUIRED_PATHS, SERVER_JSON
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
@@ -23,7 +23,7 @@ from rules.result_files import ResultFiles
 REFERENCE_HANDSHAKE = "mlcommons/power"
 JOULEBENCH = "joulebench"
 # The reference checker leaves its own session files out of the comparison (they cannot hold their own sha1).
-_UNHASHED = ("power/client.json", "power/server.json")
+_UNHASHED = (CLIENT_JSON, SERVER_JSON)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from analyzers.formats.atomic import write_text_atomically
 from rules.compliance.verdict import Check, Verdict
 
 
@@ -41,4 +42,4 @@ def write_junit(path: Path, suites: Sequence[tuple[str, list[Check] | None, str 
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)
-    path.write_text(ET.tostring(root, encoding="unicode") + "\n", encoding="utf-8")
+    write_text_atomically(path, ET.tostring(root, encoding="unicode") + "\n")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from analyzers.formats.mlperf_layout import (
+    OPTIONAL_RUN_FILES,
+    POWER_DIR,
+    POWER_FILES,
+    RANGING_DIR,
+    REQUIRED_PATHS,
+    RUN_FILES,
+    TESTING_DIR,
+)
 from rules.compliance.verdict import Check, Verdict
 from rules.result_files import ResultFiles
-
-POWER_FILES = ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log")
-RUN_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt")
-OPTIONAL_RUN_FILES = ("mlperf_log_accuracy.json",)
-REQUIRED_PATHS = tuple(f"power/{name}" for name in POWER_FILES) + tuple(
-    f"{run}/{name}" for run in ("ranging", "run_1") for name in RUN_FILES
-)
 
 
 def check_layout(files: ResultFiles) -> Check:
@@ -19,9 +21,9 @@ def check_layout(files: ResultFiles) -> Check:
     missing = [path for path in REQUIRED_PATHS if not files.is_file(path)]
     extra: list[str] = []
     for folder, allowed in (
-        ("power", POWER_FILES),
-        ("ranging", RUN_FILES + OPTIONAL_RUN_FILES),
-        ("run_1", RUN_FILES + OPTIONAL_RUN_FILES),
+        (POWER_DIR, POWER_FILES),
+        (RANGING_DIR, RUN_FILES + OPTIONAL_RUN_FILES),
+        (TESTING_DIR, RUN_FILES + OPTIONAL_RUN_FILES),
     ):
         entries = files.listing(folder)
         if entries is not None:

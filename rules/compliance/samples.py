@@ -13,8 +13,6 @@ from rules.compliance.policy import CompliancePolicy
 from rules.compliance.verdict import Check, Verdict
 from rules.window import WindowStats, whole_samples_due
 
-NS_PER_S = 1_000_000_000
-
 
 def check_count(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check:
     # Expected from the rule set's nominal interval (a log with holes would shrink a measured median).

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.units import NS_PER_S
+
 REQUIRED_KEYS = (
     "version",
     "timezone",
@@ -22,7 +24,6 @@ REQUIRED_KEYS = (
     "results",
     "phases",
 )
-NS_PER_S = 1_000_000_000
 
 
 class SessionFileError(ValueError):

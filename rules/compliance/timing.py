@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from analyzers.formats.units import NS_PER_S
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
 
-NS_PER_S = 1_000_000_000
 DST_HOUR_S = 3600
 MODES = ("ranging", "testing")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_MS
 from rules.compliance.console_log import ConsoleLog
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.ptd import testing_uncertainty_reply
 from rules.compliance.session_files import SessionRecord
 from rules.compliance.verdict import Check, Verdict
-
-NS_PER_MS = 1_000_000
 
 
 def check_uncertainty_warnings(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from analyzers.formats.mlperf_layout import CONSOLE_LOG, DETAIL_LOG, POWER_DIR, SAMPLE_LOG, SERVER_JSON_NAME
 from analyzers.formats.sample_decode import SplReadResult, read_spl
 from analyzers.formats.sample_layout import SplFormatError
 from rules.compliance.console_log import ConsoleLog, read_console_log
@@ -25,12 +26,6 @@ from rules.compliance.session_files import (
 from rules.errors import InputError
 from rules.inference.loadgen_log import LoadgenLog, read_loadgen_log
 from rules.result_files import ResultFiles
-
-DETAIL_LOG = "mlperf_log_detail.txt"
-SAMPLE_LOG = "spl.txt"
-TESTING_DIR = "run_1"
-RANGING_DIR = "ranging"
-CONSOLE_LOG = "power/ptd_logs.txt"
 
 T = TypeVar("T")
 _KEPT_ERRORS = (InputError, SessionFileError, SplFormatError, OSError)
@@ -62,7 +57,7 @@ class InferenceFolder:
         """What the MLPerf mean reads. In a folder that is judged (it has `power/`) the compliance checks
         parse every column of ranging's spl.txt anyway: that parse, when it dropped no line (then it
         keeps the very same samples), so the file is not parsed twice."""
-        if self.files.listing("power") is not None:
+        if self.files.listing(POWER_DIR) is not None:
             with contextlib.suppress(SplFormatError, OSError):  # the fast read below says why
                 detailed = self.samples(run, detail=True)
                 if not detailed.skipped:
@@ -71,7 +66,7 @@ class InferenceFolder:
 
     def session_json(self, name: str) -> dict[str, Any]:
         """`power/<name>` as a JSON object, whatever keys it holds; SessionFileError if it is none."""
-        relative = f"power/{name}"
+        relative = f"{POWER_DIR}/{name}"
         path = self.files.path(relative)
 
         def load() -> dict[str, Any]:
@@ -87,7 +82,7 @@ class InferenceFolder:
         """`power/client.json` or `power/server.json` as a record; SessionFileError naming what is wrong."""
         return self._once(
             f"record:{name}",
-            lambda: session_record(self.files.path(f"power/{name}"), self.session_json(name)),
+            lambda: session_record(self.files.path(f"{POWER_DIR}/{name}"), self.session_json(name)),
         )
 
     def console_log(self) -> ConsoleLog:
@@ -98,7 +93,7 @@ class InferenceFolder:
     def made_by_joulebench(self) -> bool:
         """server.json has joulebench's section (what the `joulebench` rule set is detected by)."""
         try:
-            return isinstance(self.session_json("server.json").get("joulebench"), dict)
+            return isinstance(self.session_json(SERVER_JSON_NAME).get("joulebench"), dict)
         except SessionFileError:
             return False
 

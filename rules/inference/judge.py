@@ -9,16 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analyzers.formats.mlperf_layout import (
+    CLIENT_JSON_NAME,
+    CONSOLE_LOG,
+    POWER_DIR,
+    RANGING_DIR,
+    SAMPLE_LOG,
+    SERVER_JSON_NAME,
+    TESTING_DIR,
+)
 from analyzers.formats.sample_decode import SplReadResult
 from analyzers.formats.sample_layout import SplFormatError
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import Trace
 from rules.compliance import checksums, console_log, layout, ptd, samples, session, timing, uncertainty
 from rules.compliance.policy import CompliancePolicy, policy_for
 from rules.compliance.session_files import SessionFileError, SessionRecord
-from rules.compliance.timing import NS_PER_S, LoadgenWindow
+from rules.compliance.timing import LoadgenWindow
 from rules.compliance.verdict import Check, Verdict
 from rules.errors import InputError
-from rules.inference.folder import CONSOLE_LOG, RANGING_DIR, SAMPLE_LOG, TESTING_DIR, InferenceFolder
+from rules.inference.folder import InferenceFolder
 from rules.rulesets import Ruleset
 from rules.window import WindowStats
 
@@ -38,7 +48,7 @@ class InferenceEvidence:
 
 def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check] | None:
     folder = evidence.folder
-    if folder.files.listing("power") is None:
+    if folder.files.listing(POWER_DIR) is None:
         return None
     policy = policy_for(ruleset)
     checks: list[Check] = []
@@ -55,8 +65,8 @@ def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check
     ranging_read = _ranging_read(folder)
     ranging_trace = ranging_read.trace if ranging_read is not None else None
     try:
-        client = folder.session_record("client.json")
-        server = folder.session_record("server.json")
+        client = folder.session_record(CLIENT_JSON_NAME)
+        server = folder.session_record(SERVER_JSON_NAME)
     except SessionFileError as error:
         checks.append(
             Check("files.session_json", Verdict.FAIL, f"{error}; session, PTD and timing checks not run")

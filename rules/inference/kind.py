@@ -7,12 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzers.formats.mlperf_layout import (
+    CLIENT_JSON,
+    CLIENT_JSON_NAME,
+    DETAIL_LOG,
+    RANGING_DIR,
+    SAMPLE_LOG,
+    SERVER_JSON,
+    SERVER_JSON_NAME,
+    TESTING_DIR,
+)
 from analyzers.formats.sample_decode import SplReadResult
 from analyzers.formats.sample_layout import SplFormatError
 from rules.compliance.policy import CompliancePolicy, policy_for
 from rules.compliance.session_files import ClockOffset, SessionFileError, SessionRecord
 from rules.errors import InputError
-from rules.inference.folder import DETAIL_LOG, RANGING_DIR, SAMPLE_LOG, TESTING_DIR, InferenceFolder
+from rules.inference.folder import InferenceFolder
 from rules.inference.judge import InferenceEvidence, judge_inference
 from rules.inference.loadgen_log import LoadgenLog
 from rules.inference.metric import MetricError, canonical_scenario, compute_metric
@@ -268,7 +278,7 @@ def _read_samples(folder: InferenceFolder) -> SplReadResult:
 
 def _server_record(folder: InferenceFolder) -> SessionRecord | None:
     try:
-        return folder.session_record("server.json") if folder.files.is_file("power/server.json") else None
+        return folder.session_record(SERVER_JSON_NAME) if folder.files.is_file(SERVER_JSON) else None
     except SessionFileError:
         return None  # an unreadable record is the compliance checks' to report
 
@@ -290,7 +300,7 @@ def _ruleset(folder: InferenceFolder, log: LoadgenLog, forced: str | None, begin
     """A forced rule set; else `joulebench` for a folder joulebench made; else the round of its date."""
     if forced:
         return get_ruleset(forced)
-    if folder.files.is_file("power/server.json") and folder.made_by_joulebench():
+    if folder.files.is_file(SERVER_JSON) and folder.made_by_joulebench():
         return get_ruleset(JOULEBENCH_RULESET)
     run_date = _run_date(log, begin_ns)
     detected = ruleset_for_date("inference", run_date)
@@ -317,10 +327,10 @@ def _cut_short(last_byte: bytes) -> bool:
 def _clock_offset(folder: InferenceFolder) -> tuple[ClockOffset | None, str | None]:
     """joulebench's client records director − client in client.json: the offset, or the sentence saying
     why a client.json that is there cannot give one (compliance judges the file itself)."""
-    if not folder.files.is_file("power/client.json"):
+    if not folder.files.is_file(CLIENT_JSON):
         return None, None
     try:
-        return folder.session_record("client.json").clock_offset, None
+        return folder.session_record(CLIENT_JSON_NAME).clock_offset, None
     except SessionFileError as error:
         return None, str(error)
 

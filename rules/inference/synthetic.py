@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.formats.mlperf_layout import DETAIL_LOG, RANGING_DIR, SAMPLE_LOG, SUMMARY_LOG, TESTING_DIR
 from analyzers.formats.ptd_time import format_ptd_time
 from analyzers.formats.sample_encode import write_merged_spl, write_spl
+from analyzers.formats.units import NS_PER_S
 from analyzers.trace import ChannelBlock, Trace
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass
@@ -123,15 +123,15 @@ def write_performance_folder(
         synthetic_trace(first_ns, count, interval_s, base_watts / analyzers, channels, seed=seed + k)
         for k in range(analyzers)
     ]
-    for mode in ("ranging", "run_1"):
+    for mode in (RANGING_DIR, TESTING_DIR):
         run = folder / mode
         run.mkdir(parents=True, exist_ok=True)
-        write_detail_log(run / "mlperf_log_detail.txt", values)
-        (run / "mlperf_log_summary.txt").write_text(f"Result is : {validity}\n", encoding="utf-8")
+        write_detail_log(run / DETAIL_LOG, values)
+        (run / SUMMARY_LOG).write_text(f"Result is : {validity}\n", encoding="utf-8")
         if analyzers > 1:
-            write_merged_spl(run / "spl.txt", traces, newline=newline)
+            write_merged_spl(run / SAMPLE_LOG, traces, newline=newline)
         else:
-            write_spl(run / "spl.txt", traces[0], newline=newline)
+            write_spl(run / SAMPLE_LOG, traces[0], newline=newline)
     if analyzers > 1:
         total = np.sum([t.watts for t in traces], axis=0)
         merged = Trace.from_columns(traces[0].time_ns, total, marks="synthetic_testing")

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from rules.measure.chrome_trace import ProfileEvents
-from rules.measure.energy import NS_PER_S, window_energy
+from rules.measure.energy import window_energy
 from rules.measure.windows import SourceSamples
 
 STEP_PREFIX = "ProfilerStep#"

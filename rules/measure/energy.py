@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from analyzers.nvml.window import window_warning
 from rules.arithmetic import sequential_dot
 
 _SQRT3 = math.sqrt(3.0)
-NS_PER_S = 1_000_000_000
 
 METHOD_COUNTER = "counter"
 METHOD_INTEGRATED = "integrated"

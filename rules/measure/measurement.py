@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rules.measure.energy import NS_PER_S, WindowEnergy
+from analyzers.formats.units import NS_PER_S
+from rules.measure.energy import WindowEnergy
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from analyzers.formats.mlperf_layout import RANGING_DIR, TESTING_DIR
 from analyzers.formats.sample_decode import SplReadResult
 from analyzers.formats.sample_layout import SplFormatError
 from rules.errors import InputError
-from rules.inference.folder import RANGING_DIR, TESTING_DIR, InferenceFolder
+from rules.inference.folder import InferenceFolder
 from rules.inference.kind import InferenceResult
 from rules.report.page import Figure, Page, sort_checks
 from rules.report.plots import MAX_SHAPES, axes, flag_markers, gap_spans, power_line, span, trace_gaps

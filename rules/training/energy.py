@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from rules.arithmetic import sequential_sum
 from rules.errors import InputError
 from rules.training.integration import Integration, count_readings
 from rules.training.mllog import MllogEvent, PowerLog
-
-NS_PER_S = 1_000_000_000
 
 
 class UndefinedEnergyError(InputError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_S
 from rules.compliance.minimums import (
     BackwardsTime,
     NodeReadings,
@@ -22,7 +23,7 @@ from rules.errors import InputError
 from rules.executor import Executor, InProcess
 from rules.result import CheckResult
 from rules.rulesets import Ruleset, get_ruleset
-from rules.training.energy import NS_PER_S, NodeEnergy, UndefinedEnergyError, node_energy, switch_energy
+from rules.training.energy import NodeEnergy, UndefinedEnergyError, node_energy, switch_energy
 from rules.training.folder import RunFiles, is_training_folder, scaling_factor, scan
 from rules.training.integration import Integration
 from rules.training.mllog import MllogEvent, PowerLog, read_power_log, read_result_log

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from analyzers.formats.units import NS_PER_MS
 from rules.errors import InputError
 
 MARKER = b":::MLLOG"
-NS_PER_MS = 1_000_000
 
 
 @dataclass(frozen=True)
