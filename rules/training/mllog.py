@@ -22,6 +22,7 @@ import numpy as np
 
 from analyzers.formats.units import NS_PER_MS
 from rules.errors import InputError
+from rules.training.mllog_template import template_readings
 
 MARKER = b":::MLLOG"
 
@@ -119,6 +120,8 @@ def _ms_to_ns(time_ms: float) -> int:
 
 # -- power logs ---------------------------------------------------------------------------------
 
+_TEMPLATE_LEAVES_AT_MOST = 64
+"""Lines the one-template path may leave to JSON (the start and stop records, a few odd readings)."""
 _TIME_KEY = b'"time_ms":'
 _VALUE_KEY = b'"value":'
 _READING_KEY = b'"power_reading"'
@@ -146,7 +149,11 @@ def parse_power_log(data: bytes, path: Path) -> PowerLog:
         line_starts, line_ends = line_starts[:-1], line_ends[:-1]
     line_count = len(line_starts)
 
-    fast_lines, times_ms, watts = _fast_readings(buf, line_starts, line_ends, path)
+    taken = template_readings(data, buf, line_starts, line_ends)
+    if taken is None or line_count - len(taken[0]) > _TEMPLATE_LEAVES_AT_MOST + line_count // 100:
+        # Readings of several shapes (several writers, or hand-edited lines): the general scan.
+        taken = _fast_readings(buf, line_starts, line_ends, path)
+    fast_lines, times_ms, watts = taken
 
     slow = np.ones(line_count, dtype=bool)
     slow[fast_lines] = False

@@ -1,0 +1,146 @@
+"""The one-template path of power logs gives what decoding every line as JSON gives, whatever the values
+look like, and takes every line of a log one writer made."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules.errors import InputError
+from rules.training.mllog import parse_power_log
+from rules.training.mllog_template import template_readings
+
+SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),
+)
+START = 1_715_294_597_696
+HEAD = ':::MLLOG {{"namespace": "", "time_ms": {t}, "event_type": "POINT_IN_TIME", "key": "power_reading", '
+VALUES = st.one_of(
+    st.integers(min_value=0, max_value=10**6).map(str),
+    st.floats(min_value=0, max_value=1e5, allow_nan=False).map(repr),
+    st.decimals(min_value=0, max_value=99999, places=3).map(str),
+    st.sampled_from(
+        ["0", "0.5", "-3", "-0.25", "1e3", "1234567890123456", "0.1234567890123456", "NaN", '"7"']
+    ),
+)
+NOT_JSON_NUMBERS = ["007", "2.", ".5", "-", "1.2.3", "+5", "0x10", "1_000"]
+TAILS = st.sampled_from(
+    ['"metadata": ""}', '"metadata": {"file": "power.py", "lineno": 41}}', '"metadata": null}']
+)
+
+
+def _reading(time_ms: int | str, value: str, tail: str) -> str:
+    return HEAD.format(t=time_ms) + f'"value": {value}, {tail}'
+
+
+def _reference(data: bytes) -> tuple[list[int], list[float], list[int]] | str:
+    """Every line through json.loads: (time ns, watts, line) of the readings, or 'error'."""
+    times, watts, lines = [], [], []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if b":::MLLOG" not in raw:
+            continue
+        try:
+            record = json.loads(raw[raw.find(b"{") :])
+        except ValueError:
+            return "error"
+        if record["key"] != "power_reading":
+            continue
+        value = record["value"]
+        if isinstance(value, dict):  # the MLLOG helper may wrap a value as {"value": x}
+            value = value.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "error"
+        if 0 <= value <= 1e6:
+            times.append(record["time_ms"] * 1_000_000)
+            watts.append(float(value))
+            lines.append(number)
+    return times, watts, lines
+
+
+@SETTINGS
+@given(
+    values=st.lists(VALUES, min_size=1, max_size=40),
+    tail=TAILS,
+    other_tail=TAILS,
+    odd=st.lists(st.integers(min_value=0, max_value=39), max_size=3),
+    crlf=st.booleans(),
+)
+def test_the_template_path_reads_what_json_reads(
+    values: list[str], tail: str, other_tail: str, odd: list[int], crlf: bool
+) -> None:
+    lines = [
+        ':::MLLOG {"namespace": "", "time_ms": 1715294597000, "key": "power_measurement_start", "value": null}'
+    ]
+    for index, value in enumerate(values):
+        lines.append(_reading(START + 1000 * index, value, other_tail if index in odd else tail))
+    lines.append(
+        ':::MLLOG {"namespace": "", "time_ms": 1715294699000, "key": "power_measurement_stop", "value": null}'
+    )
+    data = (("\r\n" if crlf else "\n").join(lines) + "\n").encode()
+    expected = _reference(data)
+    try:
+        log = parse_power_log(data, Path("node_0.txt"))
+    except InputError:
+        assert expected == "error"
+        return
+    assert expected != "error"
+    times, watts, numbers = expected
+    assert log.reading_time_ns.tolist() == times
+    assert log.reading_watts.tolist() == watts
+    assert log.reading_line.tolist() == numbers
+    assert [e.key for e in log.events] == ["power_measurement_start", "power_measurement_stop"]
+
+
+def test_a_log_of_one_writer_is_read_whole_by_the_template() -> None:
+    watts = np.random.default_rng(1).integers(2000, 3000, 3600)
+    lines = [_reading(START + 1000 * i, str(w), '"metadata": ""}') for i, w in enumerate(watts)]
+    data = ("\n".join(lines) + "\n").encode()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    taken = template_readings(data, buf, starts, ends)
+    assert taken is not None
+    rows, times_ms, values = taken
+    # All but the last line, whose windows would run past the buffer (JSON reads that one).
+    assert rows.tolist() == list(range(3599))
+    assert times_ms.tolist() == [START + 1000 * i for i in range(3599)]
+    assert values.tolist() == watts[:3599].astype(float).tolist()
+    log = parse_power_log(data, Path("node_0.txt"))
+    assert log.reading_watts.tolist() == watts.astype(float).tolist()
+
+
+@pytest.mark.parametrize(
+    "first", ['"value": "2644"', '"value": 2644, "extra": 1', '"value": {"value": 2644}']
+)
+def test_a_first_reading_of_another_shape_leaves_the_log_to_the_general_path(first: str) -> None:
+    lines = [HEAD.format(t=START) + first + ', "metadata": ""}']
+    lines += [_reading(START + 1000 * i, str(2600 + i), '"metadata": ""}') for i in range(1, 200)]
+    data = ("\n".join(lines) + "\n").encode()
+    expected = _reference(data)
+    try:
+        log = parse_power_log(data, Path("node_0.txt"))
+    except InputError as error:
+        assert expected == "error" and str(error).startswith("node_0.txt:1:")
+        return
+    assert expected != "error"
+    assert log.reading_watts.tolist() == expected[1]
+
+
+@pytest.mark.parametrize("value", NOT_JSON_NUMBERS)
+def test_a_value_json_would_refuse_is_never_taken_by_the_template(value: str) -> None:
+    lines = [_reading(START + 1000 * i, "2600" if i != 3 else value, '"metadata": ""}') for i in range(8)]
+    data = ("\n".join(lines) + "\n").encode()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    taken = template_readings(data, buf, np.concatenate(([0], ends[:-1] + 1)), ends)
+    assert taken is not None and 3 not in taken[0].tolist() and 2 in taken[0].tolist()
