@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from analyzers.errors import AnalyzerError
 
-SUBCOMMAND_MODULES = ("analyzers.read_cli", "analyzers.ptd.serve_cli")
+SUBCOMMAND_MODULES = ("analyzers.read_cli", "analyzers.ptd.daemon.serve_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.ptd.client_analyzer import PtdAnalyzer
+from analyzers.ptd.client.analyzer import PtdAnalyzer
 from analyzers.trace import Trace
 
 CHANNELS = 4

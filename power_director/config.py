@@ -372,7 +372,7 @@ def _calibration(
 def _check_ptd_url(table: ConfigTable, url: str) -> None:
     # The PTD client's own parser, so the config accepts exactly what the client can connect to.
     from analyzers.errors import AnalyzerError
-    from analyzers.ptd.client_endpoint import parse_endpoint
+    from analyzers.ptd.client.endpoint import parse_endpoint
 
     if not url.startswith("ptd://"):
         raise table.fail("ptd", f"must look like ptd://host:port, got {url!r}")

@@ -2,7 +2,7 @@
 
 A session opens a `PtdLink` per analyzer and closes it at the end, as the reference director
 launches PTDaemon per session. Whatever the configuration, the session drives a `PtdAnalyzer`
-(`analyzers.ptd.client_analyzer`) over loopback or the network, so `ptd_messages` are the real
+(`analyzers.ptd.client.analyzer`) over loopback or the network, so `ptd_messages` are the real
 exchange and one code path serves every kind:
 
 - `driver`: an in-process driver (e.g. `simulated`), served for the session's lifetime by our own
@@ -24,15 +24,14 @@ from typing import Any, TextIO
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
 from analyzers.live_counters import LiveCounters
-from analyzers.ptd.client import RL_FORMS
-from analyzers.ptd.client_analyzer import PtdAnalyzer
-from analyzers.ptd.client_replies import PtdMessage
-from analyzers.ptd.client_transport import ConnectPolicy
+from analyzers.ptd.client.analyzer import PtdAnalyzer
+from analyzers.ptd.client.protocol import RL_FORMS
+from analyzers.ptd.client.replies import PtdMessage
+from analyzers.ptd.client.transport import ConnectPolicy
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, banner
+from analyzers.ptd.daemon.server import PtdServer
 from analyzers.ptd.identity import daemon_version
-from analyzers.ptd.logs import ConsoleLog, banner
-from analyzers.ptd.server import PtdServer
-from analyzers.ptd.session import PtdSession
-from analyzers.ptd.session import SessionConfig as DaemonSessionConfig
 from analyzers.registry import create_analyzer
 from analyzers.trace import Trace
 from power_director.config import AnalyzerConfig
@@ -357,7 +356,7 @@ class Instrument:
             log = ConsoleLog(console)
             source = f"joulebench driver '{self.config.driver}', in the director's process"
             log.raw(banner(daemon_version(), driver.identify().model, source, None))
-            session = PtdSession(driver, log, config=DaemonSessionConfig(idle_interval_ms=None))
+            session = PtdCommandHandler(driver, log, config=DaemonConfig(idle_interval_ms=None))
             session.announce()
             server = PtdServer(session, "127.0.0.1", 0)
         except BaseException:

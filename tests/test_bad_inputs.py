@@ -19,7 +19,7 @@ import pytest
 from test_client_support import TOKEN, fake_director, workload_command
 
 from analyzers.errors import AnalyzerConnectionError
-from analyzers.ptd.client_transport import ConnectPolicy, connect_with_retries
+from analyzers.ptd.client.transport import ConnectPolicy, connect_with_retries
 from power_client.cli import main as client_main
 from power_client.errors import EXIT_DIRECTOR_UNREACHABLE, EXIT_USAGE, EXIT_WORKLOAD_FAILED
 from power_director.cli import main as director_main

@@ -29,7 +29,7 @@ from analyzers.lpm01a import Lpm01aAnalyzer
 from analyzers.monsoon import MonsoonAnalyzer
 from analyzers.nvml import NvmlAnalyzer
 from analyzers.polling import PolledAnalyzer, Reading
-from analyzers.ptd.client_analyzer import PtdAnalyzer
+from analyzers.ptd.client.analyzer import PtdAnalyzer
 from analyzers.rapl import RaplAnalyzer
 from analyzers.redfish import RedfishAnalyzer
 from analyzers.registry import driver_names

@@ -15,9 +15,9 @@ from fakes_system.fake_powercap import FakePowercap
 from fakes_system.manual_clock import ManualPollClock
 
 from analyzers.nvml import NvmlAnalyzer
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.server import PtdServer
-from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.server import PtdServer
 from analyzers.rapl import RaplAnalyzer
 from analyzers.simulated import SimulatedAnalyzer
 from analyzers.simulated.config import SimulatorConfig
@@ -168,8 +168,8 @@ class SkewedClock:
 def skewed_daemon(skew_s: float) -> Iterator[tuple[PtdServer, SimulatedAnalyzer]]:
     clock = SkewedClock(skew_s)
     meter = SimulatedAnalyzer(config=SimulatorConfig(watts_noise=0.0, volts_noise=0.0), clock=clock)
-    session = PtdSession(
-        meter, ConsoleLog(io.StringIO(), clock.now_ns), DataLog(None, clock.now_ns), SessionConfig()
+    session = PtdCommandHandler(
+        meter, ConsoleLog(io.StringIO(), clock.now_ns), DataLog(None, clock.now_ns), DaemonConfig()
     )
     session.announce()
     server = PtdServer(session, "127.0.0.1", 0)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from analyzers.formats.sample_decode import read_spl
 from analyzers.formats.sample_layout import SplFormatError
 from analyzers.formats.sample_reply import decode_sample_lines
-from analyzers.ptd.client_replies import parse_identity, parse_uncertainty_reply, parse_watts_reply
+from analyzers.ptd.client.replies import parse_identity, parse_uncertainty_reply, parse_watts_reply
 from rules.errors import InputError
 from rules.tiny.energy_runner import read_energy_trace
 from rules.training.mllog import parse_power_log

@@ -8,10 +8,10 @@ from test_ptd_client_support import START_NS, simulated_daemon
 
 from analyzers.base import AUTO
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
-from analyzers.ptd.client import PtdClient
-from analyzers.ptd.client_analyzer import PtdAnalyzer
-from analyzers.ptd.client_replies import PtdReplyError
-from analyzers.ptd.client_transport import DaemonUnreachable
+from analyzers.ptd.client.analyzer import PtdAnalyzer
+from analyzers.ptd.client.protocol import PtdClient
+from analyzers.ptd.client.replies import PtdReplyError
+from analyzers.ptd.client.transport import DaemonUnreachable
 from analyzers.registry import create_analyzer
 from analyzers.trace import SAMPLE_MISSED, SAMPLE_OK
 

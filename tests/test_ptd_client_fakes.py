@@ -20,10 +20,10 @@ from test_ptd_client_support import (
 
 from analyzers.errors import AnalyzerConnectionError
 from analyzers.formats.ptd_time import parse_ptd_time
-from analyzers.ptd.client import PtdClient, SamplesLost
-from analyzers.ptd.client_analyzer import PtdAnalyzer
-from analyzers.ptd.client_replies import PtdReplyError
-from analyzers.ptd.client_transport import ConnectPolicy, ReplyTimeout
+from analyzers.ptd.client.analyzer import PtdAnalyzer
+from analyzers.ptd.client.protocol import PtdClient, SamplesLost
+from analyzers.ptd.client.replies import PtdReplyError
+from analyzers.ptd.client.transport import ConnectPolicy, ReplyTimeout
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK
 
 FAST = ConnectPolicy(connect_timeout_s=2.0, command_timeout_s=1.0)

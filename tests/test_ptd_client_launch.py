@@ -13,7 +13,7 @@ from test_ptd_client_support import IDENTIFY_1_9_2, simulated_daemon
 
 from analyzers.cli import main as power_analyzer
 from analyzers.errors import AnalyzerConnectionError
-from analyzers.ptd.client_analyzer import PtdAnalyzer
+from analyzers.ptd.client.analyzer import PtdAnalyzer
 
 
 def free_port() -> int:

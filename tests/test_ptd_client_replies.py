@@ -11,9 +11,9 @@ import pytest
 from analyzers.errors import AnalyzerError
 from analyzers.formats.ptd_time import parse_ptd_time
 from analyzers.formats.sample_reply import decode_sample_lines
-from analyzers.ptd.client_console import ABOVE_LIMIT, MISSED, classify
-from analyzers.ptd.client_endpoint import parse_endpoint
-from analyzers.ptd.client_replies import (
+from analyzers.ptd.client.console import ABOVE_LIMIT, MISSED, classify
+from analyzers.ptd.client.endpoint import parse_endpoint
+from analyzers.ptd.client.replies import (
     is_refusal,
     parse_identity,
     parse_uncertainty_reply,

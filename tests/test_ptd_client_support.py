@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.server import PtdServer
-from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.server import PtdServer
 from analyzers.simulated import SimulatedAnalyzer
 from analyzers.simulated.clock import VirtualClock
 from analyzers.simulated.config import SimulatorConfig
@@ -167,11 +167,11 @@ def simulated_daemon(
     analyzer = SimulatedAnalyzer(
         config=SimulatorConfig(channels=channels, watts_noise=0.0, volts_noise=0.0), clock=clock
     )
-    session = PtdSession(
+    session = PtdCommandHandler(
         analyzer,
         ConsoleLog(io.StringIO(), clock.now_ns),
         DataLog(None, clock.now_ns),
-        SessionConfig(dc=dc),
+        DaemonConfig(dc=dc),
         sleep=lambda seconds: _advance(clock, seconds),
     )
     session.announce()

@@ -11,8 +11,8 @@ from analyzers.base import CAP_UNCERTAINTY, CAP_WATTS, Analyzer, Identity, Measu
 from analyzers.formats.sample_encode import encode_lines
 from analyzers.formats.sample_layout import data_log_layout
 from analyzers.formats.sample_reply import decode_sample_lines
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
 from analyzers.ptd.wire import go_reply, parse_identify_reply, parse_request, parse_rl_header
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 
@@ -72,15 +72,15 @@ def chunk() -> Trace:
     )
 
 
-def session_with(chunks: list[Trace], tmp_path: Path) -> tuple[PtdSession, io.StringIO, Path]:
+def session_with(chunks: list[Trace], tmp_path: Path) -> tuple[PtdCommandHandler, io.StringIO, Path]:
     console = io.StringIO()
     log_path = tmp_path / "data.log"
     clock = iter(range(T0, T0 + 10**12, 1_000_000))
-    session = PtdSession(
+    session = PtdCommandHandler(
         FakeMeter(chunks),
         ConsoleLog(console, lambda: next(clock)),
         DataLog(log_path, lambda: T0),
-        SessionConfig(idle_interval_ms=None),
+        DaemonConfig(idle_interval_ms=None),
     )
     return session, console, log_path
 
@@ -170,8 +170,8 @@ def test_intervals_and_defaults(tmp_path: Path) -> None:
 
 def test_dc_meter_answers_dc_rl_only(tmp_path: Path) -> None:
     console = io.StringIO()
-    session = PtdSession(
-        FakeMeter([chunk()]), ConsoleLog(console), None, SessionConfig(dc=True, idle_interval_ms=None)
+    session = PtdCommandHandler(
+        FakeMeter([chunk()]), ConsoleLog(console), None, DaemonConfig(dc=True, idle_interval_ms=None)
     )
     session.handle("Go,1000,0,dc")
     session.handle("Stop")

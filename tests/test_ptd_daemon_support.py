@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzers.formats.sample_layout import data_log_layout
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.server import PtdServer
-from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.server import PtdServer
 from analyzers.simulated import SimulatedAnalyzer
 from analyzers.simulated.clock import VirtualClock, WallClock
 from analyzers.simulated.config import SimulatorConfig
@@ -84,11 +84,11 @@ def running_daemon(
     console = LockedStringIO()
     now = clock.now_ns if clock is not None else WallClock().now_ns
     data_log_path = tmp_path / "ptd_data.log"
-    session = PtdSession(
+    session = PtdCommandHandler(
         analyzer,
         ConsoleLog(console, now),
         DataLog(data_log_path, now, data_log_layout(first_channel, channels)),
-        SessionConfig(first_channel=first_channel, idle_interval_ms=idle_interval_ms),
+        DaemonConfig(first_channel=first_channel, idle_interval_ms=idle_interval_ms),
         sleep=clock.advance if clock is not None else time.sleep,
     )
     session.announce()

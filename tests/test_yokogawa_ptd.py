@@ -15,9 +15,9 @@ from fakes.links import PtyEndpoint, TcpEndpoint
 from fakes.yokogawa import FakeWT, reading, update_of
 from test_ptd_daemon_support import PtdClient
 
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.server import PtdServer
-from analyzers.ptd.session import PtdSession, SessionConfig
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.server import PtdServer
 from analyzers.yokogawa import YokogawaAnalyzer
 
 
@@ -104,8 +104,8 @@ def test_daemon_api_serves_a_wt333_on_a_pty_with_its_three_channels(tmp_path: Pa
     meter = YokogawaAnalyzer.from_device(endpoint.address)
     console = io.StringIO()
     # No idle sampling between measurements: the test need not wait out 1 s updates.
-    session = PtdSession(
-        meter, ConsoleLog(console), DataLog(tmp_path / "data.log"), SessionConfig(idle_interval_ms=None)
+    session = PtdCommandHandler(
+        meter, ConsoleLog(console), DataLog(tmp_path / "data.log"), DaemonConfig(idle_interval_ms=None)
     )
     session.announce()
     server = PtdServer(session, "127.0.0.1", 0)

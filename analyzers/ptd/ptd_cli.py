@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyzers.errors import AnalyzerError, UnknownDriverError
-from analyzers.ptd.daemon import DaemonOptions, run_daemon
+from analyzers.ptd.daemon.main import DaemonOptions, run_daemon
 from analyzers.ptd.wire import DEFAULT_PORT
 
 PROG = "power-analyzer-ptd"

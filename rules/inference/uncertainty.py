@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzers.ptd.client_replies import parse_uncertainty_reply
+from analyzers.ptd.client.replies import parse_uncertainty_reply
 from rules.compliance.ptd import testing_uncertainty_reply
 from rules.compliance.session_files import SessionRecord
 

@@ -8,7 +8,7 @@ console to `console_log`, flushed line by line. Sample times are the daemon's UT
 its sample lines. Statistics (`stats()`) are the daemon's own `Watts` and `Uncertainty` figures,
 plus `extra["lost_samples"]` (announced in an `RL` reply that a dropped connection cut short) and
 `extra["reconnects"]`; with a launched daemon also `extra["console_<problem>"]`, the sample
-problems its console reported since launch (`analyzers.ptd.client_console`). PTD's sample lines carry no mark; fetched samples carry the mark the client
+problems its console reported since launch (`analyzers.ptd.client.console`). PTD's sample lines carry no mark; fetched samples carry the mark the client
 set, and a mark change first reads the samples taken under the old mark.
 
 On the `StreamedAnalyzer` base, producing on demand: each `fetch` sends one `RL` (no thread, so the
@@ -40,11 +40,11 @@ from analyzers.base import (
     Ranges,
 )
 from analyzers.errors import AnalyzerError, AnalyzerStateError, RangesNotApplicable
-from analyzers.ptd.client import PtdClient, SamplesLost
-from analyzers.ptd.client_endpoint import parse_endpoint
-from analyzers.ptd.client_launch import LaunchedDaemon
-from analyzers.ptd.client_replies import PtdIdentity
-from analyzers.ptd.client_transport import ConnectPolicy
+from analyzers.ptd.client.endpoint import parse_endpoint
+from analyzers.ptd.client.launch import LaunchedDaemon
+from analyzers.ptd.client.protocol import PtdClient, SamplesLost
+from analyzers.ptd.client.replies import PtdIdentity
+from analyzers.ptd.client.transport import ConnectPolicy
 from analyzers.streaming import StreamedAnalyzer
 from analyzers.trace import Trace
 

@@ -28,7 +28,7 @@ from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
 from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.ptd import wire
-from analyzers.ptd.client_replies import (
+from analyzers.ptd.client.replies import (
     PtdIdentity,
     PtdMessage,
     PtdReplyError,
@@ -39,7 +39,7 @@ from analyzers.ptd.client_replies import (
     parse_uncertainty_reply,
     parse_watts_reply,
 )
-from analyzers.ptd.client_transport import (
+from analyzers.ptd.client.transport import (
     ConnectionLost,
     ConnectPolicy,
     DaemonUnreachable,

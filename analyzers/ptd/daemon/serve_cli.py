@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analyzers.ptd.daemon import DaemonOptions, run_daemon
-from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S
+from analyzers.ptd.daemon.main import DaemonOptions, run_daemon
+from analyzers.ptd.daemon.server import DEFAULT_IDLE_TIMEOUT_S
 from analyzers.ptd.wire import DEFAULT_PORT
 from analyzers.registry import DEFAULT_DRIVER, driver_names
 from analyzers.source_spec import SourceSpecError, resolve_source

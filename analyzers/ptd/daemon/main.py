@@ -12,10 +12,10 @@ from typing import TextIO
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
 from analyzers.formats.sample_layout import data_log_layout
+from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.logs import ConsoleLog, ConsoleRecord, DataLog, banner
+from analyzers.ptd.daemon.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
 from analyzers.ptd.identity import daemon_version
-from analyzers.ptd.logs import ConsoleLog, ConsoleRecord, DataLog, banner
-from analyzers.ptd.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
-from analyzers.ptd.session import PtdSession, SessionConfig
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
             raise AnalyzerError(
                 str(options.data_log), f"cannot open the data log: {error.strerror or error}"
             ) from error
-        session = PtdSession(
-            analyzer, console, data_log, SessionConfig(first_channel=options.first_channel, dc=options.dc)
+        session = PtdCommandHandler(
+            analyzer, console, data_log, DaemonConfig(first_channel=options.first_channel, dc=options.dc)
         )
         session.announce()
         console.log(f"Establishing the listener on port {options.port}...")
@@ -84,7 +84,7 @@ def run_daemon(options: DaemonOptions, stdout: TextIO | None = None) -> int:
             ) from error
         metrics = None
         if options.metrics_port is not None:
-            from analyzers.ptd.metrics import serve_metrics
+            from analyzers.ptd.daemon.metrics import serve_metrics
 
             label = f"{options.driver}:{options.device}" if options.device else options.driver
             try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from analyzers.errors import AnalyzerConnectionError
-from analyzers.ptd.client_console import ConsoleCounts
+from analyzers.ptd.client.console import ConsoleCounts
 
 _KEPT_LINES = 20
 
@@ -80,7 +80,7 @@ class LaunchedDaemon:
             return list(self._last_lines)
 
     def problem_counts(self) -> dict[str, int]:
-        """Sample problems the console reported so far (`analyzers.ptd.client_console`)."""
+        """Sample problems the console reported so far (`analyzers.ptd.client.console`)."""
         with self._lines_lock:
             return self._counts.snapshot()
 

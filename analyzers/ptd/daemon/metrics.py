@@ -17,11 +17,11 @@ from prometheus_client.registry import Collector
 
 from analyzers.errors import AnalyzerError
 from analyzers.live_metrics import analyzer_families
-from analyzers.ptd.session import PtdSession
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 
 
 class DaemonCollector(Collector):
-    def __init__(self, session: PtdSession, label: str) -> None:
+    def __init__(self, session: PtdCommandHandler, label: str) -> None:
         self.session = session
         self.label = label
 
@@ -34,7 +34,7 @@ class DaemonCollector(Collector):
         yield measuring
 
 
-def serve_metrics(session: PtdSession, label: str, host: str, port: int) -> Any:
+def serve_metrics(session: PtdCommandHandler, label: str, host: str, port: int) -> Any:
     """Start the metrics endpoint (a daemon thread); AnalyzerError when the port cannot be had."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(session, label))

@@ -23,14 +23,14 @@ from analyzers.formats.sample_encode import encode, encode_lines
 from analyzers.formats.sample_layout import NOT_SET_MARK, rl_reply_layout
 from analyzers.live_counters import LiveCounters
 from analyzers.ptd import wire
+from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.measurement import Measurement
 from analyzers.ptd.identity import DEFAULT_INTERVAL_MS, identify_reply
-from analyzers.ptd.logs import ConsoleLog, DataLog
-from analyzers.ptd.measurement import Measurement
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 
 @dataclass(frozen=True)
-class SessionConfig:
+class DaemonConfig:
     """How the daemon presents the meter.
 
     `first_channel` is PTD's start channel (`-c a,b`): channel `first_channel + i` is the driver's
@@ -62,19 +62,19 @@ class RequestError(Exception):
     """A request we answer with an error reply; the message is the reply."""
 
 
-class PtdSession:
+class PtdCommandHandler:
     def __init__(
         self,
         analyzer: Analyzer,
         console: ConsoleLog,
         data_log: DataLog | None = None,
-        config: SessionConfig | None = None,
+        config: DaemonConfig | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.analyzer = analyzer
         self.console = console
         self.data_log = data_log or DataLog(None)
-        self.config = config or SessionConfig()
+        self.config = config or DaemonConfig()
         self._sleep = sleep
         self._lock = threading.RLock()
         self._identity = analyzer.identify()

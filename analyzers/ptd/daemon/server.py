@@ -1,4 +1,4 @@
-"""The TCP side: one client at a time (as PTDaemon), a request line in, its reply out, over a `PtdSession`.
+"""The TCP side: one client at a time (as PTDaemon), a request line in, its reply out, over a `PtdCommandHandler`.
 
 A pump thread polls the session so samples reach the data log while no request arrives. A client
 that sends garbage gets an error reply; one that disappears (mid-measurement, mid-`RL`) ends its
@@ -21,7 +21,7 @@ import sys
 import threading
 
 from analyzers.ptd import wire
-from analyzers.ptd.session import PtdSession
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 
 POLL_INTERVAL_S = 0.02
 DEFAULT_IDLE_TIMEOUT_S = 600.0
@@ -52,7 +52,7 @@ class _ClientHandler(socketserver.StreamRequestHandler):
             if not self.server.closing:
                 session.console.log("Waiting for a connection...")
 
-    def _serve(self, session: PtdSession) -> None:
+    def _serve(self, session: PtdCommandHandler) -> None:
         idle_s = self.server.idle_timeout_s
         while not self.server.closing:
             # A timed-out socket file cannot be read again, so the limit ends the connection.
@@ -90,7 +90,7 @@ class PtdServer(socketserver.TCPServer):
 
     def __init__(
         self,
-        session: PtdSession,
+        session: PtdCommandHandler,
         host: str = "127.0.0.1",
         port: int = wire.DEFAULT_PORT,
         idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S,
