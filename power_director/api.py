@@ -138,6 +138,9 @@ class AnalyzerSummary(BaseModel):
     name: str
     samples: int
     errors: int
+    """Samples the meter flagged as errors (PTD `-1`)."""
+    missed: int = 0
+    """Samples the meter missed (PTD `-2`)."""
     avg_watts: float | None
     min_watts: float | None
     max_watts: float | None

@@ -30,22 +30,16 @@ class RangeChoice:
     samples: int
 
 
-def derive_ranges(trace: Trace, amps_factor: float) -> RangeChoice:
-    """The testing ranges for `trace` (one analyzer's ranging samples)."""
-    if trace.channel_count:
-        volts = np.concatenate([block.volts[block.flags == SAMPLE_OK] for block in trace.channels])
-        amps = np.concatenate([block.amps[block.flags == SAMPLE_OK] for block in trace.channels])
-    else:
-        volts = trace.volts[trace.flags == SAMPLE_OK]
-        amps = trace.amps[trace.flags == SAMPLE_OK]
-    volts = volts[np.isfinite(volts) & (volts > 0)]
-    amps = amps[np.isfinite(amps) & (amps > 0)]
-    return ranges_from_maxima(
-        float(volts.max()) if len(volts) else None,
-        float(amps.max()) if len(amps) else None,
-        len(trace),
-        amps_factor,
-    )
+def reading_maxima(trace: Trace) -> tuple[float | None, float | None]:
+    """The largest volts and amps among the readings of `trace` (None where it has none): over its
+    channels when it has them, as the rule says; the recorder keeps these while the samples stream."""
+    blocks = trace.channels or (trace,)
+    maxima: list[float | None] = []
+    for quantity in ("volts", "amps"):
+        values = np.concatenate([getattr(block, quantity)[block.flags == SAMPLE_OK] for block in blocks])
+        values = values[np.isfinite(values) & (values > 0)]
+        maxima.append(float(values.max()) if len(values) else None)
+    return maxima[0], maxima[1]
 
 
 def ranges_from_maxima(

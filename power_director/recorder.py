@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.errors import AnalyzerError
-from analyzers.trace import NO_MARK, SAMPLE_OK, Trace
+from analyzers.trace import NO_MARK, Trace
 from power_director.instruments import PtdLink
+from power_director.ranging import RangeChoice, ranges_from_maxima, reading_maxima
 from power_director.storage import RecordingWriter, StorageError, recording_path
 
 FaultHandler = Callable[[str, str], None]
@@ -53,18 +54,22 @@ class Tally:
         counts = chunk.sentinel_counts()
         self.error += counts["error"]
         self.missed += counts["missed"]
-        # As `power_director.ranging`: readings only, over the channels (a sum block has no V or A).
-        blocks = chunk.channels or (chunk,)
-        for name in ("volts", "amps"):
-            values = np.concatenate([getattr(b, name)[b.flags == SAMPLE_OK] for b in blocks])
-            values = values[np.isfinite(values) & (values > 0)]
-            if len(values):
-                current = getattr(self, f"max_{name}")
-                top = float(values.max())
-                setattr(self, f"max_{name}", top if current is None else max(current, top))
+        volts, amps = reading_maxima(chunk)
+        self.max_volts = _larger(self.max_volts, volts)
+        self.max_amps = _larger(self.max_amps, amps)
         if self.first_ns is None:
             self.first_ns = int(chunk.time_ns[0])
         self.last_ns = int(chunk.time_ns[-1])
+
+    def ranges(self, amps_factor: float) -> RangeChoice:
+        """The testing ranges these samples give (`RangingError` when they give none)."""
+        return ranges_from_maxima(self.max_volts, self.max_amps, self.samples, amps_factor)
+
+
+def _larger(kept: float | None, seen: float | None) -> float | None:
+    if kept is None or seen is None:
+        return seen if kept is None else kept
+    return max(kept, seen)
 
 
 @dataclass
@@ -80,8 +85,8 @@ def describe_time(time_ns: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class _Channel:
-    """One analyzer's recording state: its writer, tallies and the last good sample."""
+class _AnalyzerRecording:
+    """One analyzer's recording state: its writer, tallies per mark and the last good sample."""
 
     def __init__(self, link: PtdLink, endpoint: str, path: Path, fsync_interval_s: float) -> None:
         self.link = link
@@ -118,8 +123,8 @@ class Recorder:
         self._on_fault = on_fault
         self._on_chunk = on_chunk
         self._stop = threading.Event()
-        self._channels = {
-            link.name: _Channel(
+        self._recordings = {
+            link.name: _AnalyzerRecording(
                 link,
                 endpoints.get(link.name, link.name),
                 recording_path(session_folder, link.name),
@@ -131,11 +136,11 @@ class Recorder:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for name, channel in self._channels.items():
-            channel.thread = threading.Thread(
-                target=self._run, args=(channel,), name=f"recorder-{name}", daemon=True
+        for name, recording in self._recordings.items():
+            recording.thread = threading.Thread(
+                target=self._run, args=(recording,), name=f"recorder-{name}", daemon=True
             )
-            channel.thread.start()
+            recording.thread.start()
         self._watchdog = threading.Thread(target=self._watch, name="recorder-watchdog", daemon=True)
         self._watchdog.start()
 
@@ -143,106 +148,106 @@ class Recorder:
         """End every thread (not the caller's own) and close the files; safe to call twice."""
         self._stop.set()
         current = threading.current_thread()
-        threads = [channel.thread for channel in self._channels.values()] + [self._watchdog]
+        threads = [recording.thread for recording in self._recordings.values()] + [self._watchdog]
         for thread in threads:
             if thread is not None and thread is not current:
                 thread.join()
-        for channel in self._channels.values():
+        for recording in self._recordings.values():
             # A file that cannot be closed was already reported as the fault that ended the session.
-            with channel.link.lock, contextlib.suppress(OSError):
-                channel.writer.close()
+            with recording.link.lock, contextlib.suppress(OSError):
+                recording.writer.close()
 
     # -- what the session asks -------------------------------------------------------------------
 
     def drain(self, name: str) -> None:
         """Read `name`'s samples now: until it has none left once stopped, or once while it measures
         (a measuring meter always has a next sample). Raises AnalyzerError or StorageError."""
-        channel = self._channels[name]
-        while self._poll(channel) and not channel.link.analyzer.running:
+        recording = self._recordings[name]
+        while self._poll(recording) and not recording.link.analyzer.running:
             pass
 
     def tally(self, name: str, mark: str) -> Tally:
-        return self._channels[name].tallies.get(mark, Tally())
+        return self._recordings[name].tallies.get(mark, Tally())
 
     def path(self, name: str) -> Path:
-        return self._channels[name].path
+        return self._recordings[name].path
 
     def last_good(self, name: str) -> LastGood | None:
-        return self._channels[name].last_good
+        return self._recordings[name].last_good
 
     def rows(self, name: str) -> int:
-        return self._channels[name].writer.rows
+        return self._recordings[name].writer.rows
 
     def polls(self, name: str) -> int:
-        return self._channels[name].link.polls
+        return self._recordings[name].link.polls
 
     def describe_fault(self, name: str, error: str) -> str:
-        channel = self._channels[name]
-        last = channel.last_good
+        recording = self._recordings[name]
+        last = recording.last_good
         last_text = (
             f"last good sample at {describe_time(last.time_ns)} ({last.watts:.6f} W)"
             if last is not None
             else "no good sample before it"
         )
-        relative = channel.path.relative_to(self.folder).as_posix()
+        relative = recording.path.relative_to(self.folder).as_posix()
         return (
-            f"analyzer {name} ({channel.endpoint}) {error}; {last_text}; "
-            f"{channel.writer.rows} samples kept in {relative}"
+            f"analyzer {name} ({recording.endpoint}) {error}; {last_text}; "
+            f"{recording.writer.rows} samples kept in {relative}"
         )
 
     # -- the threads -----------------------------------------------------------------------------
 
-    def _run(self, channel: _Channel) -> None:
-        while not self._stop.wait(self.poll_interval_s) and channel.fault is None:
+    def _run(self, recording: _AnalyzerRecording) -> None:
+        while not self._stop.wait(self.poll_interval_s) and recording.fault is None:
             try:
-                self._poll(channel)
+                self._poll(recording)
             except AnalyzerError as error:
-                self._fault(channel, f"failed: {error}")
+                self._fault(recording, f"failed: {error}")
                 return
             except StorageError as error:
-                self._fault(channel, f"could not be recorded: {error}")
+                self._fault(recording, f"could not be recorded: {error}")
                 return
 
     def _watch(self) -> None:
         """Stalls and exited daemons, seen from outside the polls (which may be blocked)."""
         while not self._stop.wait(min(self.poll_interval_s, self.stall_s / 4)):
-            for channel in self._channels.values():
-                if channel.fault is not None:
+            for recording in self._recordings.values():
+                if recording.fault is not None:
                     continue
-                exited = channel.link.daemon_exit()
-                problem = f"failed: {exited}" if exited is not None else self._stall(channel)
+                exited = recording.link.daemon_exit()
+                problem = f"failed: {exited}" if exited is not None else self._stall(recording)
                 if problem is not None:
-                    self._fault(channel, problem)
+                    self._fault(recording, problem)
 
-    def _poll(self, channel: _Channel) -> bool:
+    def _poll(self, recording: _AnalyzerRecording) -> bool:
         """One fetch, written; True when it brought samples."""
-        with channel.link.lock:
-            chunk = channel.link.poll()
+        with recording.link.lock:
+            chunk = recording.link.poll()
             if not len(chunk):
                 return False
-            channel.writer.append(chunk)
-        self._count(channel, chunk)
+            recording.writer.append(chunk)
+        self._count(recording, chunk)
         return True
 
-    def _count(self, channel: _Channel, chunk: Trace) -> None:
-        channel.last_sample_at = time.monotonic()
+    def _count(self, recording: _AnalyzerRecording, chunk: Trace) -> None:
+        recording.last_sample_at = time.monotonic()
         for code in np.unique(chunk.mark_codes):
             mark = "" if code == NO_MARK else chunk.mark_names[code]
             part = chunk.take(chunk.mark_codes == code)
-            channel.tallies.setdefault(mark, Tally()).add(part)
+            recording.tallies.setdefault(mark, Tally()).add(part)
         good = np.flatnonzero(chunk.valid_mask())
         if len(good):
             last = int(good[-1])
-            channel.last_good = LastGood(int(chunk.time_ns[last]), float(chunk.watts[last]))
+            recording.last_good = LastGood(int(chunk.time_ns[last]), float(chunk.watts[last]))
         if self._on_chunk is not None:
-            self._on_chunk(channel.link.name, chunk)
+            self._on_chunk(recording.link.name, chunk)
 
-    def _stall(self, channel: _Channel) -> str | None:
-        running = channel.link.analyzer.running
-        if running and not channel.was_running:
-            channel.last_sample_at = time.monotonic()  # a new measurement: its first sample is due
-        channel.was_running = running
-        silent_s = time.monotonic() - channel.last_sample_at
+    def _stall(self, recording: _AnalyzerRecording) -> str | None:
+        running = recording.link.analyzer.running
+        if running and not recording.was_running:
+            recording.last_sample_at = time.monotonic()  # a new measurement: its first sample is due
+        recording.was_running = running
+        silent_s = time.monotonic() - recording.last_sample_at
         if running and silent_s > self.stall_s:
             return (
                 f"delivered no sample for {math.floor(silent_s)} s while measuring "
@@ -250,12 +255,12 @@ class Recorder:
             )
         return None
 
-    def _fault(self, channel: _Channel, error: str) -> None:
+    def _fault(self, recording: _AnalyzerRecording, error: str) -> None:
         with self._fault_lock:  # the poll thread and the watchdog may both see it: report it once
-            if self._stop.is_set() or channel.fault is not None:
+            if self._stop.is_set() or recording.fault is not None:
                 return  # the session is ending anyway, or heard of this analyzer's fault already
-            channel.fault = self.describe_fault(channel.link.name, error)
-        self._on_fault(channel.link.name, channel.fault)
+            recording.fault = self.describe_fault(recording.link.name, error)
+        self._on_fault(recording.link.name, recording.fault)
 
     def faulted(self, name: str) -> bool:
-        return self._channels[name].fault is not None
+        return self._recordings[name].fault is not None

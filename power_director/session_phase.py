@@ -148,7 +148,8 @@ def analyzer_summary(
     return AnalyzerSummary(
         name=link.name,
         samples=tally.samples,
-        errors=tally.error + tally.missed,
+        errors=tally.error,
+        missed=tally.missed,
         avg_watts=_finite(stats.avg_w),
         min_watts=_finite(stats.min_w),
         max_watts=_finite(stats.max_w),

@@ -19,7 +19,7 @@ from analyzers.errors import AnalyzerError, RangesNotApplicable
 from power_director.config import SessionConfig
 from power_director.instruments import PtdLink
 from power_director.ptd_sequence import ReferenceSequence
-from power_director.ranging import RangeChoice, ranges_from_maxima
+from power_director.ranging import RangeChoice
 from power_director.recorder import Tally
 from power_director.session_narration import SessionNarration
 
@@ -78,8 +78,7 @@ class SessionRanges:
         """Testing ranges from what each analyzer saw while ranging; RangingError when unusable."""
         factor = self._config.amps_range_factor
         for link in links:
-            seen = tally(link.name)
-            choice = ranges_from_maxima(seen.max_volts, seen.max_amps, seen.samples, factor)
+            choice = tally(link.name).ranges(factor)
             self.choices[link.name] = choice
             self.testing[link.name] = (choice.volts_range, choice.amps_range)
             self._narration.ranging_result(link.name, choice, factor)

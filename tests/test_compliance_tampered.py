@@ -1,5 +1,6 @@
 """Tampered copies of the real folders: each change adds a FAIL of the check that should catch it."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -137,12 +138,14 @@ def test_an_extra_file_and_a_broken_session_file_fail_with_a_sentence(tmp_path: 
 @pytest.mark.parametrize("ruleset", ["mlperf-inference-v1.0", "joulebench-strict"])
 def test_tampering_is_caught_under_every_rule_set(tmp_path: Path, ruleset: str) -> None:
     folder = _copy(tmp_path, KRAI)
-    _replace_line(
-        folder / "run_1" / "spl.txt",
-        "Time,03-03-2021 00:58:00.185,Watts,6.",
-        "Time,03-03-2021 00:58:00.185,Watts,9.",
+    samples = folder / "run_1" / "spl.txt"
+    recorded = hashlib.sha1(samples.read_bytes()).hexdigest()
+    _replace_line(samples, "Time,03-03-2021 00:58:00.185,Watts,6.", "Time,03-03-2021 00:58:00.185,Watts,9.")
+    tampered = hashlib.sha1(samples.read_bytes()).hexdigest()
+    assert _fails(folder, ruleset)["results.checksums"] == (
+        f"run_1/spl.txt: sha1 {tampered} but {recorded} recorded; 4 other listed file(s) not required "
+        "and not compared (e.g. ranging/mlperf_log_accuracy.json)"
     )
-    assert "results.checksums" in _fails(folder, ruleset)
 
 
 @pytest.mark.parametrize(("offset_s", "verdict"), [(0.0, Verdict.PASS), (1000.0, Verdict.FAIL)])

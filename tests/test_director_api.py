@@ -12,7 +12,8 @@ import pytest
 from test_director_support import TOKEN, director_config, running_director
 
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
-from power_director.ranging import RangeChoice, RangingError, derive_ranges
+from power_director.ranging import RangeChoice, RangingError
+from power_director.recorder import Tally
 
 SIMULATED = {"name": "sim", "driver": "simulated"}
 
@@ -201,7 +202,7 @@ def test_ranges_come_from_the_channels_and_skip_sentinels() -> None:
         ),
     ]
     trace = Trace.from_columns([1, 2, 3], [190, 205, nan], flags=[0, 0, SAMPLE_ERROR], channels=blocks)
-    assert derive_ranges(trace, 1.1) == RangeChoice(
+    assert _ranges(trace, 1.1) == RangeChoice(
         max_volts=232.75, max_amps=0.7, volts_range=232.75, amps_range=0.77, samples=3
     )
     single = Trace.from_columns(
@@ -212,17 +213,25 @@ def test_ranges_come_from_the_channels_and_skip_sentinels() -> None:
         flags=[0, SAMPLE_MISSED, 0],
     )
     # The 2021-22 reference used the maximum itself (factor 1.0): SR,A,0.518100 in the public fixture.
-    assert derive_ranges(single, 1.0) == RangeChoice(121.42, 0.5181, 121.42, 0.5181, 3)
-    assert derive_ranges(single, 1.1).amps_range == 0.56991
+    assert _ranges(single, 1.0) == RangeChoice(121.42, 0.5181, 121.42, 0.5181, 3)
+    assert _ranges(single, 1.1).amps_range == 0.56991
+
+
+def _ranges(trace: Trace, amps_factor: float, chunk: int = 2) -> RangeChoice:
+    """The ranges the recorder's tally keeps for `trace`, fed to it in chunks as the recorder does."""
+    tally = Tally()
+    for start in range(0, len(trace), chunk):
+        tally.add(trace.take(np.arange(start, min(start + chunk, len(trace)))))
+    return tally.ranges(amps_factor)
 
 
 def test_ranging_without_readings_is_an_error() -> None:
     with pytest.raises(RangingError, match=r"^the ranging run produced no samples$"):
-        derive_ranges(Trace.empty(), 1.1)
+        Tally().ranges(1.1)
     errors = Trace.from_columns(
         [1, 2], [np.nan, np.nan], volts=[230, 230], amps=[1, 1], flags=[SAMPLE_ERROR, SAMPLE_MISSED]
     )
     with pytest.raises(
         RangingError, match=r"^none of the 2 ranging samples has a valid voltage and current reading$"
     ):
-        derive_ranges(errors, 1.1)
+        _ranges(errors, 1.1)

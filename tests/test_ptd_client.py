@@ -7,7 +7,7 @@ import pytest
 from test_ptd_client_support import START_NS, simulated_daemon
 
 from analyzers.base import AUTO
-from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
+from analyzers.errors import AnalyzerConnectionError, AnalyzerError, AnalyzerStateError
 from analyzers.ptd.client.analyzer import PtdAnalyzer
 from analyzers.ptd.client.protocol import PtdClient
 from analyzers.ptd.client.replies import PtdReplyError
@@ -161,8 +161,12 @@ def test_ptd_analyzer_from_the_registry_measures_marks_and_stops() -> None:
 
 def test_ptd_analyzer_refuses_an_interval_that_is_not_whole_milliseconds() -> None:
     with simulated_daemon() as (server, _, _clock), PtdAnalyzer(f"ptd://127.0.0.1:{server.port}") as analyzer:
-        with pytest.raises(Exception, match=r"whole milliseconds; 0.0015 s"):
+        with pytest.raises(AnalyzerError) as refused:
             analyzer.start(0.0015)
+        assert str(refused.value) == (
+            f"ptd://127.0.0.1:{server.port}: PTD samples at whole milliseconds; "
+            "0.0015 s is not a whole number of them"
+        )
         assert not analyzer.running
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_PF, CAP_UNCERTAINTY, CAP_VOLTS, CAP_WATTS, Analyzer
 
-DAEMON_NAME = "joulebench power-analyzer-ptd"
 DEFAULT_INTERVAL_MS = 1000
 
 

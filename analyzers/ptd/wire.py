@@ -34,9 +34,6 @@ UNTIMED_MAX_SAMPLES_AT_1S = 500_000
 MAX_BUFFERED_SAMPLES = 2_000_000
 """Memory bound of one measurement's sample buffer (about 400 MB with three channels)."""
 
-PTD_SENTINEL_ERROR = -1.0
-PTD_SENTINEL_MISSED = -2.0
-
 
 @dataclass(frozen=True)
 class Request:

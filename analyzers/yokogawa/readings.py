@@ -22,7 +22,7 @@ from analyzers.trace import (
     Trace,
     combine_channel_flags,
 )
-from analyzers.yokogawa.dialects import NO_DATA, OVER_RANGE, QUANTITIES, Accuracy
+from analyzers.yokogawa.dialects import OVER_RANGE, QUANTITIES, Accuracy
 
 ROW_OK = 0
 ROW_GARBLED = 1  # the reply did not parse: the update happened but its values are lost
@@ -49,10 +49,6 @@ def parse_values(reply: str, expected: int, device: str) -> np.ndarray:
             f"numeric reply is not numbers: {reply[:60]!r}",
             "check the baud rate and that nothing else shares the port",
         ) from None
-
-
-def is_no_data(values: np.ndarray) -> np.ndarray:
-    return np.isclose(np.abs(values), NO_DATA, rtol=1e-4, atol=0.0)
 
 
 def is_over_range(values: np.ndarray) -> np.ndarray:
