@@ -15,14 +15,8 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from power_director.config import (
-    DEFAULT_PORT,
-    AnalyzerConfig,
-    ConfigError,
-    DirectorConfig,
-    LaunchConfig,
-    SessionConfig,
-)
+from power_director.config import DEFAULT_PORT, ConfigError, DirectorConfig, SessionConfig
+from power_director.config_analyzers import AnalyzerConfig, LaunchConfig
 
 # The reference's largest current range per device type, used by its rangingMode = MAX.
 MAX_AMPS_RANGE_BY_DEVICE_TYPE = {

@@ -16,7 +16,7 @@ from analyzers.base import MeasurementStats
 from power_director.api import Mode, PhaseStamp
 from power_director.calibration import calibrations_of
 from power_director.config import SessionConfig
-from power_director.instruments import PtdLink
+from power_director.ptd_links import PtdLink
 from power_director.ptd_sequence import sequence_for
 from power_director.session_analyzers import SessionAnalyzers
 from power_director.session_narration import SessionNarration

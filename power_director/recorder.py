@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzers.errors import AnalyzerError
 from analyzers.trace import NO_MARK, Trace
-from power_director.instruments import PtdLink
+from power_director.ptd_links import PtdLink
 from power_director.ranging import RangeChoice, ranges_from_maxima, reading_maxima
 from power_director.storage import RecordingWriter, StorageError, recording_path
 

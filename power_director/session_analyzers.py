@@ -21,7 +21,8 @@ from pathlib import Path
 from analyzers.errors import AnalyzerError
 from power_director.api import PhaseStamp
 from power_director.config import SessionConfig
-from power_director.instruments import Instrument, PtdLink
+from power_director.instruments import Instrument
+from power_director.ptd_links import PtdLink
 from power_director.recorder import Recorder
 from power_director.session_narration import SessionNarration
 from power_director.stamps import stamp_now

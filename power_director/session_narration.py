@@ -13,8 +13,8 @@ from pathlib import Path
 
 from analyzers.base import AUTO, RangeRequest
 from power_director.artifacts.server_log import SessionLog
-from power_director.instruments import PtdLink
 from power_director.merge import Alignment
+from power_director.ptd_links import PtdLink
 from power_director.ranging import RangeChoice
 
 

@@ -28,9 +28,9 @@ from power_director.api import (
 from power_director.artifacts.traces import write_trace_files
 from power_director.calibration import Calibration, corrected_figure
 from power_director.errors import BadRequest, Conflict
-from power_director.instruments import PtdLink
 from power_director.merge import Alignment
 from power_director.phase_files import write_phase_spl_file
+from power_director.ptd_links import PtdLink
 from power_director.recorder import Recorder
 from power_director.session_narration import SessionNarration
 from power_director.transitions import Action

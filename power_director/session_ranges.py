@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerError, RangesNotApplicable
 from power_director.config import SessionConfig
-from power_director.instruments import PtdLink
+from power_director.ptd_links import PtdLink
 from power_director.ptd_sequence import ReferenceSequence
 from power_director.ranging import RangeChoice
 from power_director.recorder import Tally

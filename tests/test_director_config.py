@@ -17,16 +17,15 @@ from test_director_support import free_port
 
 from power_director.cli import main
 from power_director.config import (
-    AnalyzerConfig,
     ConfigError,
     DirectorConfig,
-    LaunchConfig,
     SessionConfig,
     check_supported,
     load_config,
     load_token,
     parse_config,
 )
+from power_director.config_analyzers import AnalyzerConfig, LaunchConfig
 from power_director.config_import import import_server_conf
 
 REPO = Path(__file__).resolve().parents[1]

@@ -106,8 +106,8 @@ def test_only_the_two_bases_start_sampling_threads() -> None:
     )
     not_sampling = {
         "android/analyzer.py",  # drains adb's stderr, so a disconnect is said in adb's own words
-        "ptd/client_launch.py",  # copies a launched daemon's console into its log file
-        "ptd/server.py",  # the PTD daemon's listener and its pump (it fetches from a driver, not a meter)
+        "ptd/client/launch.py",  # copies a launched daemon's console into its log file
+        "ptd/daemon/server.py",  # the PTD daemon's listener and its pump (it fetches from a driver, not a meter)
         "redfish/service.py",  # the asyncio loop the HTTP client runs on
     }
     assert [p for p in starting if p not in not_sampling] == ["polling.py", "streaming.py"]

@@ -15,8 +15,9 @@ from fakes_system.fake_powercap import FakePowercap
 from fakes_system.manual_clock import ManualPollClock
 
 from analyzers.nvml import NvmlAnalyzer
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.daemon.server import PtdServer
 from analyzers.rapl import RaplAnalyzer
 from analyzers.simulated import SimulatedAnalyzer

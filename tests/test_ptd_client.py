@@ -183,11 +183,11 @@ def test_a_daemon_gone_for_the_whole_connect_timeout_is_unreachable_and_close_se
         with pytest.raises(DaemonUnreachable, match=r"no PTD daemon answered in 0\.5 s"):
             analyzer.fetch()  # the reconnect spent its 0.5 s
         assert analyzer.unreachable is not None and "no PTD daemon answered" in analyzer.unreachable
-        sent = len(analyzer.client.messages)
+        sent = len(analyzer.client.record)
         connects = len(analyzer.client.connections)
         analyzer.close()  # no Stop: it would retry for another connect_timeout
         assert not analyzer.running
-        assert (len(analyzer.client.messages), len(analyzer.client.connections)) == (sent, connects)
+        assert (len(analyzer.client.record), len(analyzer.client.connections)) == (sent, connects)
 
 
 def test_a_daemon_that_answers_again_is_reachable_again() -> None:

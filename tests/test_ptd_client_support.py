@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.daemon.server import PtdServer
 from analyzers.simulated import SimulatedAnalyzer
 from analyzers.simulated.clock import VirtualClock

@@ -11,8 +11,9 @@ from analyzers.base import CAP_UNCERTAINTY, CAP_WATTS, Analyzer, Identity, Measu
 from analyzers.formats.sample_encode import encode_lines
 from analyzers.formats.sample_layout import data_log_layout
 from analyzers.formats.sample_reply import decode_sample_lines
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.wire import go_reply, parse_identify_reply, parse_request, parse_rl_header
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 

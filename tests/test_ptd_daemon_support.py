@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzers.formats.sample_layout import data_log_layout
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.daemon.server import PtdServer
 from analyzers.simulated import SimulatedAnalyzer
 from analyzers.simulated.clock import VirtualClock, WallClock

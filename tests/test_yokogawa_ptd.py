@@ -15,8 +15,9 @@ from fakes.links import PtyEndpoint, TcpEndpoint
 from fakes.yokogawa import FakeWT, reading, update_of
 from test_ptd_daemon_support import PtdClient
 
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.daemon.server import PtdServer
 from analyzers.yokogawa import YokogawaAnalyzer
 

@@ -86,6 +86,13 @@ def encode_lines(trace: Trace, layout: SampleLineLayout = SPL_FILE, mark: str | 
     return pc.binary_join_element_wise(*_fields(trace, layout, mark), ",")
 
 
+def encode_readings(trace: Trace, layout: SampleLineLayout = SPL_FILE, mark: str | None = None) -> pa.Array:
+    """The lines without their `Time,<ts>,` (a daemon's `R*` answer, its console's newest reading)."""
+    if len(trace) == 0:
+        return pa.array([], type=pa.string())
+    return pc.binary_join_element_wise(*_fields(trace, layout, mark)[2:], ",")
+
+
 def encode_merged_lines(
     traces: Sequence[Trace], layout: SampleLineLayout | None = None, mark: str | None = None
 ) -> pa.Array:

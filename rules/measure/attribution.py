@@ -31,6 +31,7 @@ import numpy as np
 from analyzers.formats.units import NS_PER_S
 from rules.measure.chrome_trace import ProfileEvents
 from rules.measure.energy import window_energy
+from rules.measure.intervals import sample_overlaps, union_of
 from rules.measure.windows import SourceSamples
 
 STEP_PREFIX = "ProfilerStep#"
@@ -46,38 +47,13 @@ _GROUPS = (
 )
 _SEPARABLE_CORRELATION = 0.98
 # Two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom; beyond 30, 1.96.
+# fmt: off
 _T95 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -234,31 +210,6 @@ def _top_level(events: ProfileEvents) -> np.ndarray:
     return np.sort(np.concatenate(keep)) if keep else np.empty(0, dtype=np.int64)
 
 
-def _pairs(
-    t: np.ndarray, interval_ns: int, begin: np.ndarray, end: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(range index, sample index, overlap ns) for every range [begin, end] and sample (t - interval, t]."""
-    first = np.searchsorted(t, begin, side="right")
-    last = np.searchsorted(t, end + interval_ns, side="left") - 1
-    counts = np.maximum(last - first + 1, 0)
-    ranges = np.repeat(np.arange(len(begin)), counts)
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    sample = np.repeat(first, counts) + offsets
-    overlap = np.minimum(t[sample], end[ranges]) - np.maximum(t[sample] - interval_ns, begin[ranges])
-    return ranges, sample, np.maximum(overlap, 0)
-
-
-def _union(begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The union of ranges [begin, end] as disjoint ranges (concurrent ones merged)."""
-    if not len(begin):
-        return begin, end
-    order = np.argsort(begin, kind="stable")
-    b, e = begin[order], end[order]
-    reach = np.maximum.accumulate(e)
-    starts_new = np.concatenate(([True], b[1:] > reach[:-1]))
-    return b[starts_new], np.maximum.reduceat(reach, np.flatnonzero(starts_new))
-
-
 def _operators(
     events: ProfileEvents, top: np.ndarray, samples: SourceSamples, notes: list[str]
 ) -> tuple[EnergyShare, ...]:
@@ -275,9 +226,9 @@ def _operators(
     if span_last <= span_first:
         notes.append("no power sample covers the profiled operators: check the clocks")
         return ()
-    ranges, sample, overlap = _pairs(t, interval, begin, end)
-    union_begin, union_end = _union(begin, end)
-    _, union_sample, union_overlap = _pairs(t, interval, union_begin, union_end)
+    ranges, sample, overlap = sample_overlaps(t, interval, begin, end)
+    union_begin, union_end = union_of(begin, end)
+    _, union_sample, union_overlap = sample_overlaps(t, interval, union_begin, union_end)
     size = len(t)
     busy = np.bincount(sample, weights=overlap, minlength=size)
     covered = np.bincount(union_sample, weights=union_overlap, minlength=size)
@@ -342,7 +293,7 @@ def _fit_short_operators(
         if rest:
             design[k, len(named)] = per_name[list(rest)].sum()
         inside = (begin < step.end_ns) & (end > step.begin_ns)
-        union_begin, union_end = _union(
+        union_begin, union_end = union_of(
             np.maximum(begin[inside], step.begin_ns), np.minimum(end[inside], step.end_ns)
         )
         design[k, -1] = (step.end_ns - step.begin_ns) / NS_PER_S - float(

@@ -163,6 +163,11 @@ class PtdAnalyzer(StreamedAnalyzer):
         """Every exchange with the daemon, in order, for `server.json` `ptd_messages`."""
         return self.client.messages_json()
 
+    def daemon_exit(self) -> str | None:
+        """For a daemon this analyzer launched: None while it runs (or when it launched none), else
+        a sentence saying how it ended."""
+        return self.daemon.exit_reason() if self.daemon is not None else None
+
     # -- ranges ---------------------------------------------------------------------------------
 
     @property
@@ -282,7 +287,8 @@ class PtdAnalyzer(StreamedAnalyzer):
             try:
                 reply = self.client.stop()
             except AnalyzerStateError:
-                return self.client.messages[-1].reply
+                last = self.client.record.last()
+                return last.reply if last is not None else ""
             raise AnalyzerStateError(self.device, f"'Stop' with nothing running answered {reply!r}")
 
     def _drain_after_stop(self) -> None:

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 
 from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
+from analyzers.formats.sample_layout import NOT_SET_MARK
 from analyzers.formats.sample_reply import decode_sample_lines
 from analyzers.ptd import wire
+from analyzers.ptd.client.record import ExchangeRecord
 from analyzers.ptd.client.replies import (
     PtdIdentity,
     PtdMessage,
@@ -107,7 +109,8 @@ class PtdClient:
         self._connection: LineConnection | None = None
         self._rl_form: str | None = None
         self._pending_reason = "first connection"
-        self.messages: list[PtdMessage] = []
+        self.record = ExchangeRecord()
+        """Every completed exchange, in order, and what it did."""
         self.connections: list[ConnectionEvent] = []
         self.unreachable: DaemonUnreachable | None = None
         """The last connect's failure after every retry (None once one succeeds)."""
@@ -146,7 +149,7 @@ class PtdClient:
         except AnalyzerConnectionError:
             connection.close()
             raise
-        self.messages.append(PtdMessage("Hello", greeting))
+        self.record.add(PtdMessage("Hello", greeting))
         if greeting != wire.HELLO_REPLY:
             connection.close()
             raise PtdReplyError(
@@ -216,7 +219,7 @@ class PtdClient:
                         self.peer, f"{error.message}; whether the daemon acted on '{command}' is unknown"
                     ) from error
                 if record:
-                    self.messages.append(PtdMessage(command, reply))
+                    self.record.add(PtdMessage(command, reply, read=command in RL_FORMS))
                 return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -233,8 +236,7 @@ class PtdClient:
 
     def messages_json(self) -> list[dict[str, str]]:
         """The exchanges in order, shaped as `server.json` `ptd_messages`."""
-        with self._lock:
-            return [message.as_json() for message in self.messages]
+        return self.record.as_json()
 
     # -- typed commands -------------------------------------------------------------------------
 
@@ -275,7 +277,9 @@ class PtdClient:
         if "," in mark or "\n" in mark or "\r" in mark:
             raise ValueError(f"a PTD mark cannot contain commas or line ends: {mark!r}")
         command = f"Go,{interval_ms},{count}" + (f",{mark}" if mark else "")
-        return self.expect(command, lambda r: r.startswith("Starting "), "'Starting ... measurement ...'")
+        reply = self.expect(command, lambda r: r.startswith("Starting "), "'Starting ... measurement ...'")
+        self.record.note_last(command, started=mark or NOT_SET_MARK)
+        return reply
 
     def mark(self, mark: str) -> str:
         if "," in mark or "\n" in mark or "\r" in mark:
@@ -289,6 +293,7 @@ class PtdClient:
             raise AnalyzerStateError(self.peer, "the daemon has no measurement to stop")
         if is_refusal(reply) or not reply.startswith("Stopping "):
             raise PtdReplyError(self.peer, "Stop", reply, f"'Stop' answered {reply[:120]!r}")
+        self.record.note_last("Stop", completed=True)
         return reply
 
     def watts(self, per_channel: bool = False) -> list[WattsSummary]:

@@ -43,10 +43,18 @@ def is_refusal(reply: str) -> bool:
 
 @dataclass(frozen=True)
 class PtdMessage:
-    """One request and the first line of its reply, as `server.json` `ptd_messages` lists them."""
+    """One request and the first line of its reply, as `server.json` `ptd_messages` lists them, and
+    what the exchange did, as the client understood it (for whoever keeps a record: the director's
+    console record of a remote daemon, its count of polls)."""
 
     cmd: str
     reply: str
+    read: bool = False
+    """A sample read (`RL` in any form, answered or refused)."""
+    started: str | None = None
+    """The mark of the measurement this exchange started (an accepted `Go`; `notset` without one)."""
+    completed: bool = False
+    """This exchange ended a measurement (an accepted `Stop`)."""
 
     def as_json(self) -> dict[str, str]:
         return {"cmd": self.cmd, "reply": self.reply}

@@ -9,57 +9,41 @@ without trusting the driver's own mark bookkeeping. Every public method holds on
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from analyzers.base import AUTO, CAP_UNCERTAINTY, Analyzer, MeasurementStats, RangeRequest
+from analyzers.base import Analyzer, MeasurementStats
 from analyzers.errors import AnalyzerError, RangesNotApplicable
-from analyzers.formats.sample_encode import encode, encode_lines
+from analyzers.formats.sample_encode import encode, encode_readings
 from analyzers.formats.sample_layout import NOT_SET_MARK, rl_reply_layout
 from analyzers.live_counters import LiveCounters
 from analyzers.ptd import wire
-from analyzers.ptd.daemon.logs import ConsoleLog, DataLog
+from analyzers.ptd.daemon.logs import (
+    ConsoleLog,
+    DataLog,
+    SampleProblemWatch,
+    connected_lines,
+    log_sample_problems,
+    source_summaries,
+)
 from analyzers.ptd.daemon.measurement import Measurement
+from analyzers.ptd.daemon.requests import (
+    DaemonConfig,
+    Reply,
+    RequestError,
+    console_reply,
+    driver_channel,
+    parse_go,
+    parse_set_range,
+    parse_whole,
+    range_message,
+    reply_or_none,
+)
 from analyzers.ptd.identity import DEFAULT_INTERVAL_MS, identify_reply
-from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
-
-
-@dataclass(frozen=True)
-class DaemonConfig:
-    """How the daemon presents the meter.
-
-    `first_channel` is PTD's start channel (`-c a,b`): channel `first_channel + i` is the driver's
-    channel `i + 1`. `dc` makes the daemon answer like a DC PTD (`RL` unknown, `DC-RL` works).
-    `idle_interval_ms` None turns off sampling between measurements.
-    """
-
-    first_channel: int = 1
-    dc: bool = False
-    idle_interval_ms: int | None = DEFAULT_INTERVAL_MS
-    uncertainty_limit: float = 0.01
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One reply line, plus the sample lines of an `RL` reply as ready-to-send bytes."""
-
-    text: str
-    body: bytes = b""
-
-    def payload(self) -> bytes:
-        return (self.text + wire.LINE_END).encode("ascii", "replace") + self.body
-
-    def lines(self) -> list[str]:
-        return [self.text, *self.body.decode("ascii").splitlines()]
-
-
-class RequestError(Exception):
-    """A request we answer with an error reply; the message is the reply."""
+from analyzers.trace import Trace
 
 
 class PtdCommandHandler:
@@ -80,6 +64,12 @@ class PtdCommandHandler:
         self._identity = analyzer.identify()
         self._channel_count = analyzer.channel_count
         self._multi = self._channel_count > 1
+        self._problem_watch = SampleProblemWatch(
+            model=self._identity.model,
+            per_channel=self._multi,
+            uncertainty_limit=self.config.uncertainty_limit,
+            judged_here=analyzer.sample_uncertainty,
+        )
         self._measurement: Measurement | None = None
         self._last: Measurement | None = None
         self._sampling = False  # the meter was started and may hold samples not yet fetched
@@ -102,17 +92,8 @@ class PtdCommandHandler:
 
     def announce(self) -> None:
         """The lines PTD logs once the meter is connected, before it listens."""
-        if CAP_UNCERTAINTY in self._identity.capabilities:
-            self.console.log(f"Uncertainty checking for {self.model} is activated")
-            if not self.analyzer.sample_uncertainty:
-                self.console.log(
-                    f"Per-sample uncertainty of {self.model} is evaluated by the daemon at "
-                    f"{self.analyzer.device}; its console has the per-sample lines, and its "
-                    "Uncertainty figures are passed on here"
-                )
-        else:
-            self.console.log(f"Uncertainty checking for {self.model} is not available")
-        self.console.log(f"Connected to {self.model} successfully")
+        for line in connected_lines(self.analyzer, self._identity):
+            self.console.log(line)
         with self._lock:
             self._start_idle()
 
@@ -158,7 +139,7 @@ class PtdCommandHandler:
         self.live.observe(chunk)
         self._latest = chunk.take(np.array([len(chunk) - 1]))
         # The meter traffic PTDaemon's console carries: one line per read, with the newest reading.
-        newest = encode_lines(self._latest, rl_reply_layout(False))[0].as_py().split(",", 2)[2]
+        newest = encode_readings(self._latest, rl_reply_layout(False))[0].as_py()
         self.console.log(
             f"Read {len(chunk)} sample{'s' if len(chunk) != 1 else ''} from {self.model}: {newest}"
         )
@@ -169,55 +150,7 @@ class PtdCommandHandler:
         recorded, overflow = measurement.add(chunk)
         self.data_log.samples(recorded, measurement.mark)
         self.data_log.samples(overflow, NOT_SET_MARK)
-        self._log_sample_problems(recorded)
-
-    def _log_sample_problems(self, chunk: Trace) -> None:
-        """PTD's per-sample console lines: errors, missed samples, unknown or too-high uncertainty."""
-        if len(chunk) == 0:
-            return
-        messages: list[tuple[int, str]] = []
-        limit_pct = self.config.uncertainty_limit * 100
-        times = chunk.time_ns
-        checked = list(enumerate(chunk.channels, start=1)) if self._multi else [(0, chunk)]
-        problem_rows = np.zeros(len(chunk), dtype=bool)
-        # A source whose samples carry no uncertainty (an upstream PTD daemon) is judged upstream:
-        # an unknown uncertainty per sample is not a problem to report here.
-        judged_here = self.analyzer.sample_uncertainty
-        for _, block in checked:
-            unknown = ~np.isfinite(block.uncertainty) & judged_here
-            problem_rows |= (
-                (block.flags != SAMPLE_OK) | unknown | (block.uncertainty > self.config.uncertainty_limit)
-            )
-        for row in np.flatnonzero(problem_rows).tolist():
-            at = int(times[row])
-            for channel, block in checked:
-                flag = int(block.flags[row])
-                if flag == SAMPLE_MISSED:
-                    messages.append((at, "WARNING: Missed 1 samples"))
-                elif flag == SAMPLE_ERROR:
-                    messages.append((at, f"ERROR: Bad watts reading nan from {self.model}"))
-                    self.data_log.error(f"Bad watts reading nan from {self.model}", at)
-                else:
-                    uncertainty = float(block.uncertainty[row])
-                    if not math.isfinite(uncertainty) and not judged_here:
-                        continue
-                    if not math.isfinite(uncertainty):
-                        messages.append((at, "ERROR: Can't evaluate uncertainty of this sample!"))
-                        messages.append(
-                            (
-                                at,
-                                f"WARNING: Uncertainty unknown for the last measurement sample! channel {channel}",
-                            )
-                        )
-                    elif uncertainty > self.config.uncertainty_limit:
-                        messages.append(
-                            (
-                                at,
-                                f"WARNING: Uncertainty {uncertainty * 100:.2f}% above {limit_pct:.2f}% "
-                                "limit for the last measurement sample!",
-                            )
-                        )
-        self.console.log_many(messages)
+        log_sample_problems(self.console, self.data_log, recorded, self._problem_watch)
 
     def _start_idle(self) -> None:
         if self.config.idle_interval_ms is None or self.analyzer.running:
@@ -247,7 +180,7 @@ class PtdCommandHandler:
         self._halt()
         self._measurement = None
         measurement.running = False
-        measurement.relayed = self._source_summaries()
+        measurement.relayed = source_summaries(self.analyzer, self._multi, self.console)
         self._last = measurement
         log = log or self.console.log
         log("Completed test")
@@ -290,7 +223,7 @@ class PtdCommandHandler:
             "DC-RL": self._read_samples,
             "WATTS": self._watts,
             "UNCERTAINTY": self._uncertainty,
-            wire.CONSOLE_COMMAND.upper(): self._console_lines,
+            wire.CONSOLE_COMMAND.upper(): lambda request: console_reply(self.console.record, request),
         }
         handler = handlers.get(command)
         if handler is not None:
@@ -302,17 +235,7 @@ class PtdCommandHandler:
     # -- ranges ---------------------------------------------------------------------------------
 
     def _channel_arg(self, text: str) -> int | None:
-        """PTD channel number -> driver channel (1-based), or None for the sum / `*`."""
-        if text == "*":
-            return None
-        try:
-            number = int(text)
-        except ValueError:
-            raise RequestError(wire.INVALID_CHANNEL) from None
-        driver_channel = number - self.config.first_channel + 1
-        if not 1 <= driver_channel <= self._channel_count:
-            raise RequestError(wire.INVALID_CHANNEL)
-        return driver_channel if self._multi else None
+        return driver_channel(text, self.config.first_channel, self._channel_count)
 
     def _read_ranges(self, request: wire.Request) -> Reply:
         if len(request.args) > 1:
@@ -328,22 +251,12 @@ class PtdCommandHandler:
         return Reply(wire.ranges_reply([self.analyzer.get_ranges(channel)]))
 
     def _set_range(self, request: wire.Request) -> Reply:
-        if len(request.args) not in (2, 3):
-            raise RequestError(wire.INVALID_PARAMETER_COUNT)
-        quantity = request.args[0].upper()
-        if quantity not in ("V", "A"):
-            raise RequestError(f"Error: unknown range quantity {request.args[0]!r}, expected V or A")
-        value = _parse_range_value(request.args[1])
-        channel = self._channel_arg(request.args[2]) if len(request.args) == 3 else None
+        quantity, value, channel_text = parse_set_range(request.args)
+        channel = self._channel_arg(channel_text) if channel_text is not None else None
         if self._measurement is not None:
             raise RequestError(wire.METER_BUSY)
         changed = wire.RANGE_V_CHANGED if quantity == "V" else wire.RANGE_A_CHANGED
-        if value == AUTO:
-            message = "Volt range set to Auto" if quantity == "V" else "Ampere range set to Auto"
-        else:
-            message = (
-                f"Volt range set to {value:.6f}V" if quantity == "V" else f"Amp range set to {value:.6f}A"
-            )
+        message = range_message(quantity, value)
         if not self.analyzer.supports_ranges:
             # A meter without ranges (NVML, RAPL, …) acknowledges so range-setting directors can drive it;
             # the log says nothing changed, and `RR` keeps answering "unknown".
@@ -366,20 +279,9 @@ class PtdCommandHandler:
     # -- measurement ----------------------------------------------------------------------------
 
     def _go(self, request: wire.Request) -> Reply:
-        if len(request.args) not in (2, 3):
-            raise RequestError(wire.INVALID_PARAMETER_COUNT)
-        interval_ms = _parse_whole(request.args[0], "interval", minimum=0)
-        count = _parse_whole(request.args[1], "sample count", minimum=0)
-        if interval_ms == 0:
-            interval_ms = DEFAULT_INTERVAL_MS  # SPEC tools send Go,0,0 for "the meter's default"
-        minimum_ms = max(1, math.ceil(self._identity.min_interval_s * 1000 - 1e-9))
-        if interval_ms < minimum_ms:
-            raise RequestError(
-                f"Error: interval {interval_ms}ms is below {self.model}'s minimum of {minimum_ms}ms"
-            )
+        interval_ms, count, mark = parse_go(request.args, self._identity.min_interval_s, self.model)
         if self._measurement is not None:
             raise RequestError("Error: a measurement is already running, send Stop first")
-        mark = request.args[2] if len(request.args) == 3 and request.args[2] else NOT_SET_MARK
         self.console.log(f"Go with mark '{mark}'")
         self.data_log.notice(f"Go with mark '{mark}'")
         self._halt()
@@ -438,7 +340,7 @@ class PtdCommandHandler:
             with_channels = True
         last: int | None = None
         if request.args and request.args[0] != "*":
-            last = _parse_whole(request.args[0], "sample count", minimum=1)
+            last = parse_whole(request.args[0], "sample count", minimum=1)
         self.poll()
         measurement = self._measurement or self._last
         if measurement is None:
@@ -482,76 +384,14 @@ class PtdCommandHandler:
             return None
         form = request.command.capitalize() + (",*" if request.args else "")
         if self._measurement is not None:
-            return _reply_or_none(self.analyzer.summary_reply(form))
+            return reply_or_none(self.analyzer.summary_reply(form))
         if self._last is not None:
-            return _reply_or_none(self._last.relayed.get(form))
+            return reply_or_none(self._last.relayed.get(form))
         return None
-
-    def _source_summaries(self) -> dict[str, str]:
-        forms = ["Watts", "Uncertainty"] + (["Watts,*", "Uncertainty,*"] if self._multi else [])
-        lines = {}
-        for form in forms:
-            try:
-                line = self.analyzer.summary_reply(form)
-            except AnalyzerError as error:
-                self.console.log(f"ERROR: the meter's own {form} figures are not available: {error}")
-                continue
-            if line is not None:
-                lines[form] = line
-        return lines
-
-    def _console_lines(self, request: wire.Request) -> Reply:
-        record = self.console.record
-        if record is None:
-            return Reply(wire.UNKNOWN_COMMAND)  # a daemon that keeps no console record (in-process)
-        if len(request.args) != 1:
-            raise RequestError(wire.INVALID_PARAMETER_COUNT)
-        which = request.args[0].lower()
-        if which == "preamble":
-            first: int | str = "preamble"
-            lines = record.preamble()
-        elif which == "end":
-            first, lines = record.next_index, []
-        elif which == "connection":
-            first, lines = record.since(record.connection_index)
-        elif which.isdigit():
-            first, lines = record.since(int(which))
-        else:
-            raise RequestError(
-                f"Error: {wire.CONSOLE_COMMAND} takes preamble, end, connection or a line number"
-            )
-        body = "".join(line.replace("\r", " ") + wire.LINE_END for line in lines)
-        return Reply(wire.console_header(first, len(lines)), body.encode("ascii", "replace"))
 
     def _current_reading(self) -> Reply:
         self.poll()
         if self._latest is None:
             return Reply("Error: no reading yet")
-        line = encode_lines(self._latest, rl_reply_layout(False))[0].as_py()
-        # `Time,<ts>,Watts,...` -> `Watts,...`: R* answers the reading without its timestamp.
-        return Reply(line.split(",", 2)[2])
-
-
-def _parse_whole(text: str, what: str, minimum: int) -> int:
-    if not text.isdigit():
-        raise RequestError(f"Error: {what} must be a whole number, got {text!r}")
-    value = int(text)
-    if value < minimum:
-        raise RequestError(f"Error: {what} must be at least {minimum}, got {value}")
-    return value
-
-
-def _parse_range_value(text: str) -> RangeRequest:
-    if text.lower() == "auto":
-        return AUTO
-    try:
-        value = float(text)
-    except ValueError:
-        raise RequestError(f"Error: range must be a number or Auto, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise RequestError(f"Error: range must be positive, got {text!r}")
-    return value
-
-
-def _reply_or_none(line: str | None) -> Reply | None:
-    return Reply(line) if line is not None else None
+        # R* answers the reading without its timestamp: `Watts,...`.
+        return Reply(encode_readings(self._latest, rl_reply_layout(False))[0].as_py())

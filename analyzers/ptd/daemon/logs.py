@@ -9,17 +9,23 @@ the console into `ptd_logs.txt`. Both are thread-safe: the sampling pump and the
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
+from analyzers.base import CAP_UNCERTAINTY, Analyzer, Identity
+from analyzers.errors import AnalyzerError
 from analyzers.formats.ptd_time import format_ptd_time
 from analyzers.formats.sample_encode import encode
 from analyzers.formats.sample_layout import DATA_LOG, SampleLineLayout
-from analyzers.trace import Trace
+from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, SAMPLE_OK, Trace
 
 Clock = Callable[[], int]
 """Returns UTC epoch nanoseconds; injectable so tests get deterministic timestamps."""
@@ -175,3 +181,84 @@ class DataLog:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+@dataclass(frozen=True)
+class SampleProblemWatch:
+    """What the daemon's per-sample console lines need to know of its meter."""
+
+    model: str
+    per_channel: bool
+    """A multi-channel meter: each channel judged on its own (the lines then name the channel)."""
+    uncertainty_limit: float
+    judged_here: bool
+    """The source gives per-sample uncertainty; one that does not (an upstream PTD daemon) is judged
+    upstream, so an unknown uncertainty is not a problem to report here."""
+
+
+def log_sample_problems(
+    console: ConsoleLog, data_log: DataLog, chunk: Trace, watch: SampleProblemWatch
+) -> None:
+    """PTD's per-sample console lines: errors, missed samples, unknown or too-high uncertainty."""
+    if len(chunk) == 0:
+        return
+    messages: list[tuple[int, str]] = []
+    limit_pct = watch.uncertainty_limit * 100
+    checked = list(enumerate(chunk.channels, start=1)) if watch.per_channel else [(0, chunk)]
+    problem_rows = np.zeros(len(chunk), dtype=bool)
+    for _, block in checked:
+        unknown = ~np.isfinite(block.uncertainty) & watch.judged_here
+        problem_rows |= (block.flags != SAMPLE_OK) | unknown | (block.uncertainty > watch.uncertainty_limit)
+    for row in np.flatnonzero(problem_rows).tolist():
+        at = int(chunk.time_ns[row])
+        for channel, block in checked:
+            flag = int(block.flags[row])
+            uncertainty = float(block.uncertainty[row])
+            if flag == SAMPLE_MISSED:
+                messages.append((at, "WARNING: Missed 1 samples"))
+            elif flag == SAMPLE_ERROR:
+                messages.append((at, f"ERROR: Bad watts reading nan from {watch.model}"))
+                data_log.error(f"Bad watts reading nan from {watch.model}", at)
+            elif not math.isfinite(uncertainty) and watch.judged_here:
+                messages.append((at, "ERROR: Can't evaluate uncertainty of this sample!"))
+                messages.append(
+                    (at, f"WARNING: Uncertainty unknown for the last measurement sample! channel {channel}")
+                )
+            elif uncertainty > watch.uncertainty_limit:
+                messages.append(
+                    (
+                        at,
+                        f"WARNING: Uncertainty {uncertainty * 100:.2f}% above {limit_pct:.2f}% "
+                        "limit for the last measurement sample!",
+                    )
+                )
+    console.log_many(messages)
+
+
+def connected_lines(analyzer: Analyzer, identity: Identity) -> list[str]:
+    """The console lines PTD writes once the meter is connected, before it listens."""
+    model = identity.model
+    if CAP_UNCERTAINTY not in identity.capabilities:
+        return [f"Uncertainty checking for {model} is not available", f"Connected to {model} successfully"]
+    lines = [f"Uncertainty checking for {model} is activated"]
+    if not analyzer.sample_uncertainty:
+        lines.append(
+            f"Per-sample uncertainty of {model} is evaluated by the daemon at {analyzer.device}; its "
+            "console has the per-sample lines, and its Uncertainty figures are passed on here"
+        )
+    return [*lines, f"Connected to {model} successfully"]
+
+
+def source_summaries(analyzer: Analyzer, per_channel: bool, console: ConsoleLog) -> dict[str, str]:
+    """A source's own `Watts`/`Uncertainty` lines (an upstream daemon's), kept at Stop to relay."""
+    forms = ["Watts", "Uncertainty"] + (["Watts,*", "Uncertainty,*"] if per_channel else [])
+    lines = {}
+    for form in forms:
+        try:
+            line = analyzer.summary_reply(form)
+        except AnalyzerError as error:
+            console.log(f"ERROR: the meter's own {form} figures are not available: {error}")
+            continue
+        if line is not None:
+            lines[form] = line
+    return lines

@@ -12,8 +12,9 @@ from typing import TextIO
 from analyzers.base import Analyzer
 from analyzers.errors import AnalyzerError
 from analyzers.formats.sample_layout import data_log_layout
-from analyzers.ptd.daemon.handler import DaemonConfig, PtdCommandHandler
+from analyzers.ptd.daemon.handler import PtdCommandHandler
 from analyzers.ptd.daemon.logs import ConsoleLog, ConsoleRecord, DataLog, banner
+from analyzers.ptd.daemon.requests import DaemonConfig
 from analyzers.ptd.daemon.server import DEFAULT_IDLE_TIMEOUT_S, PtdServer
 from analyzers.ptd.identity import daemon_version
 
