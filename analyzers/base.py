@@ -64,9 +64,9 @@ class MeasurementStats:
     `uncertainty_invalid` those whose uncertainty is above the source's limit.
     """
 
-    avg_w: float
-    min_w: float
-    max_w: float
+    avg_power_w: float
+    min_power_w: float
+    max_power_w: float
     samples: int
     errors: int
     valid: int

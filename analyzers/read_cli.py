@@ -147,7 +147,7 @@ def _print_samples(trace: Trace, stream: TextIO) -> None:
 def format_stats(stats: MeasurementStats) -> str:
     line = (
         f"stats: {stats.samples} samples, {stats.errors} errors, {stats.valid} valid; "
-        f"W avg {stats.avg_w:.6f} min {stats.min_w:.6f} max {stats.max_w:.6f}"
+        f"W avg {stats.avg_power_w:.6f} min {stats.min_power_w:.6f} max {stats.max_power_w:.6f}"
     )
     if not math.isnan(stats.uncertainty_avg):
         line += (

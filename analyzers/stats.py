@@ -51,9 +51,9 @@ class RunningStats:
         valid = self._samples - self._errors
         nan = float("nan")
         return MeasurementStats(
-            avg_w=self._sum_w / valid if valid else nan,
-            min_w=self._min_w if valid else nan,
-            max_w=self._max_w if valid else nan,
+            avg_power_w=self._sum_w / valid if valid else nan,
+            min_power_w=self._min_w if valid else nan,
+            max_power_w=self._max_w if valid else nan,
             samples=self._samples,
             errors=self._errors,
             valid=valid,

@@ -320,7 +320,7 @@ def _print_outcome(outcome: RunOutcome) -> None:
     )
     for mode, summaries in record.summaries.items():
         for summary in summaries:
-            watts = "n/a" if summary.avg_watts is None else f"{summary.avg_watts:.2f} W"
+            watts = "n/a" if summary.avg_power_w is None else f"{summary.avg_power_w:.2f} W"
             print(f"{mode}: {summary.name}: {summary.samples} samples, average {watts}")
     if not record.submission_valid:
         print("not submission-valid: testing ran with given ranges, without ranging")

@@ -123,9 +123,9 @@ class AlignmentSummary(BaseModel):
 class CorrectedSummary(BaseModel):
     """An analyzer's phase figures after its calibration certificate's correction (`certificate = "…"`)."""
 
-    avg_watts: float | None
-    min_watts: float | None
-    max_watts: float | None
+    avg_power_w: float | None
+    min_power_w: float | None
+    max_power_w: float | None
     relative_bound: float  # the corrected watts' stated accuracy (fraction), from the certificate
     gain: float
     offset_w: float
@@ -141,9 +141,9 @@ class AnalyzerSummary(BaseModel):
     """Samples the meter flagged as errors (PTD `-1`)."""
     missed: int = 0
     """Samples the meter missed (PTD `-2`)."""
-    avg_watts: float | None
-    min_watts: float | None
-    max_watts: float | None
+    avg_power_w: float | None
+    min_power_w: float | None
+    max_power_w: float | None
     max_volts: float | None
     max_amps: float | None
     uncertainty_max: float | None = None

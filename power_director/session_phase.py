@@ -137,9 +137,9 @@ def analyzer_summary(
     if calibration is not None:
         correction = calibration.correction
         corrected = CorrectedSummary(
-            avg_watts=corrected_figure(_finite(stats.avg_w), correction),
-            min_watts=corrected_figure(_finite(stats.min_w), correction),
-            max_watts=corrected_figure(_finite(stats.max_w), correction),
+            avg_power_w=corrected_figure(_finite(stats.avg_power_w), correction),
+            min_power_w=corrected_figure(_finite(stats.min_power_w), correction),
+            max_power_w=corrected_figure(_finite(stats.max_power_w), correction),
             relative_bound=correction.relative_bound,
             gain=correction.gain,
             offset_w=correction.offset_w,
@@ -150,9 +150,9 @@ def analyzer_summary(
         samples=tally.samples,
         errors=tally.error,
         missed=tally.missed,
-        avg_watts=_finite(stats.avg_w),
-        min_watts=_finite(stats.min_w),
-        max_watts=_finite(stats.max_w),
+        avg_power_w=_finite(stats.avg_power_w),
+        min_power_w=_finite(stats.min_power_w),
+        max_power_w=_finite(stats.max_power_w),
         max_volts=tally.max_volts,
         max_amps=tally.max_amps,
         uncertainty_max=_finite(stats.uncertainty_max),

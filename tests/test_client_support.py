@@ -190,9 +190,9 @@ class FakeDirector:
             name="sim",
             samples=3,
             errors=0,
-            avg_watts=self.watts,
-            min_watts=self.watts,
-            max_watts=self.watts,
+            avg_power_w=self.watts,
+            min_power_w=self.watts,
+            max_power_w=self.watts,
             max_volts=230.0,
             max_amps=1.0,
         )

@@ -91,8 +91,12 @@ def test_a_certified_analyzer_is_reported_exported_and_traced_corrected(tmp_path
     # The stop reply: the certified analyzer's figures, corrected; the other one has none.
     summaries = {s["name"]: s for s in replies["testing_stop"]["analyzers"]}
     fixed = summaries["gpu"]["corrected"]
-    assert fixed["avg_watts"] == pytest.approx((summaries["gpu"]["avg_watts"] - OFFSET_W) / GAIN, rel=1e-12)
-    assert fixed["max_watts"] == pytest.approx((summaries["gpu"]["max_watts"] - OFFSET_W) / GAIN, rel=1e-12)
+    assert fixed["avg_power_w"] == pytest.approx(
+        (summaries["gpu"]["avg_power_w"] - OFFSET_W) / GAIN, rel=1e-12
+    )
+    assert fixed["max_power_w"] == pytest.approx(
+        (summaries["gpu"]["max_power_w"] - OFFSET_W) / GAIN, rel=1e-12
+    )
     assert fixed["relative_bound"] == BOUND and summaries["wall"]["corrected"] is None
 
     # Traces: the raw one is the recording, the corrected one beside it is the recording corrected.

@@ -139,7 +139,7 @@ def test_full_session_against_our_daemon(tmp_path: Path, channels: int) -> None:
         assert trace.time_ns.max() <= stop["sampling_stopped"]["wall_ns"]
         assert summary["max_volts"] == pytest.approx(maxima(trace)[0], abs=1e-6)
         assert summary["max_amps"] == pytest.approx(maxima(trace)[1], abs=1e-6)
-        assert summary["avg_watts"] == pytest.approx(float(np.mean(trace.watts)), abs=1e-5)
+        assert summary["avg_power_w"] == pytest.approx(float(np.mean(trace.watts)), abs=1e-5)
 
     # Ranges: max volts and 1.1 x max amps of the ranging samples, then the initial (auto) ranges back.
     max_amps = maxima(traces["ranging"])[1]

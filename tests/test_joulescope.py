@@ -92,8 +92,8 @@ def test_each_sample_is_the_full_rate_mean_of_its_interval_and_energy_accumulate
     # Uncertainty: 0.5 % + 0.2 % + 1 µA / |I|, per sample.
     np.testing.assert_allclose(trace.uncertainty, 0.007 + 1e-6 / trace.amps, rtol=1e-12)
     # PTD's min/max from the full-rate samples (1 mA and 20 mA at ~3.3 V), not the 10 ms means.
-    assert stats.min_w == pytest.approx(0.001 * voltage[: n * 10_000].min(), rel=1e-6)
-    assert stats.max_w == pytest.approx(0.020 * 3.3, rel=1e-6)
+    assert stats.min_power_w == pytest.approx(0.001 * voltage[: n * 10_000].min(), rel=1e-6)
+    assert stats.max_power_w == pytest.approx(0.020 * 3.3, rel=1e-6)
     assert stats.extra["full_rate_samples"] >= n * 10_000 and stats.extra["missing_samples"] == 0
     assert stats.extra["charge_c"] == pytest.approx(current.sum() / FS, rel=1e-9)
     # The instrument's own accumulators (2 Hz statistics) ran alongside: same power over ~1 s.

@@ -55,7 +55,7 @@ def test_counter_deltas_give_each_gpus_power_and_the_total() -> None:
     assert trace.energy_j is not None and list(trace.energy_j) == [350.0, 700.0, 1150.0]
     assert trace.mark_names == ("ranging",) and list(trace.flags) == [0, 0, 0]
     stats = analyzer.stats()
-    assert (stats.samples, stats.valid, stats.avg_w, stats.max_w) == (3, 3, 1150.0 / 3, 450.0)
+    assert (stats.samples, stats.valid, stats.avg_power_w, stats.max_power_w) == (3, 3, 1150.0 / 3, 450.0)
     # Each method's energy over the 3 s: the counter, and the trapezoid of each power reading.
     assert stats.extra["gpu0_counter_j"] == 400.0
     assert stats.extra["gpu0_instant_j"] == 400.0  # the step falls between two reads 0.5 s apart

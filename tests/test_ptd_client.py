@@ -44,7 +44,11 @@ def test_the_current_reference_sequence_with_three_channels() -> None:
     assert samples.channel_count == 3
     assert np.isnan(samples.volts).all()  # PTD's multi-channel sum block has no volts
     assert samples.channels[0].volts.tolist() == [230.0] * 10
-    assert watts[0].avg_w == 296.0 and (watts[0].samples, watts[0].errors, watts[0].valid) == (10, 0, 10)
+    assert watts[0].avg_power_w == 296.0 and (watts[0].samples, watts[0].errors, watts[0].valid) == (
+        10,
+        0,
+        10,
+    )
     assert len(watts) == 4 and len(uncertainty) == 4
     assert (uncertainty[0].total, uncertainty[0].invalid, uncertainty[0].unknown) == (10, 0, 0)
     assert [m["cmd"] for m in client.messages_json()] == [
@@ -143,7 +147,7 @@ def test_ptd_analyzer_from_the_registry_measures_marks_and_stops() -> None:
     assert list(trace.marks.astype(str)) == ["ranging"] * 4 + ["testing"] * 3
     assert trace.channel_count == 3
     assert (stats.samples, stats.errors, stats.valid) == (7, 0, 7)
-    assert stats.avg_w == pytest.approx((2 * 80 + 5 * 350) / 7, abs=1e-6)
+    assert stats.avg_power_w == pytest.approx((2 * 80 + 5 * 350) / 7, abs=1e-6)
     assert stats.extra == {"lost_samples": 0.0, "reconnects": 0.0}
     assert [m["cmd"] for m in messages] == [
         "Hello",

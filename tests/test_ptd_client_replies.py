@@ -51,8 +51,8 @@ def test_identify_replies_of_two_ptd_releases() -> None:
 
 def test_watts_and_uncertainty_per_channel_with_unknowns() -> None:
     watts = parse_watts_reply("Watts,12.500000,10.000000,15.000000,4,1,3,-1.000000,-1.000000,-1.000000,4,4,0")
-    assert watts[0].avg_w == 12.5 and (watts[0].samples, watts[0].errors, watts[0].valid) == (4, 1, 3)
-    assert math.isnan(watts[1].avg_w) and watts[1].errors == 4
+    assert watts[0].avg_power_w == 12.5 and (watts[0].samples, watts[0].errors, watts[0].valid) == (4, 1, 3)
+    assert math.isnan(watts[1].avg_power_w) and watts[1].errors == 4
     uncertainty = parse_uncertainty_reply("Uncertainty,-1.000000,-1.000000,-1.000000,3,0,0,3")
     assert math.isnan(uncertainty[0].avg) and uncertainty[0].unknown == 3
     with pytest.raises(ValueError, match="not a Uncertainty reply"):

@@ -43,7 +43,7 @@ def test_packages_and_dram_by_default_and_a_wrapping_counter_stays_exact(
     assert [list(block.watts) for block in trace.channels] == [[45.5] * 3, [6.25] * 3, [30.0] * 3, [4.0] * 3]
     assert list(trace.watts) == [85.75] * 3
     assert trace.energy_j is not None and list(trace.energy_j) == [85.75, 171.5, 257.25]
-    assert analyzer.stats().avg_w == 85.75
+    assert analyzer.stats().avg_power_w == 85.75
 
 
 def test_choices_that_would_count_twice_are_refused(tmp_path: Path) -> None:

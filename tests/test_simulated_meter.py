@@ -171,7 +171,7 @@ def test_current_above_140_percent_of_a_fixed_range_is_an_error_sample() -> None
     assert trace.watts[:3].tolist() == [150.0] * 3
     assert np.isnan(trace.watts[3:]).all() and np.isnan(trace.amps[3:]).all()
     stats = meter.stats()
-    assert (stats.samples, stats.errors, stats.valid, stats.max_w) == (5, 2, 3, 150.0)
+    assert (stats.samples, stats.errors, stats.valid, stats.max_power_w) == (5, 2, 3, 150.0)
     assert meter.ground_truth().trace.watts.tolist() == [150.0] * 3 + [400.0] * 2
 
 

@@ -364,7 +364,9 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
         snapshot = dataclasses.replace(snapshot, extra={**snapshot.extra, **extra})
         if math.isfinite(self._min["power"]):
             # PTD's min/max are of the readings; at full rate they are the instrument's own extremes.
-            snapshot = dataclasses.replace(snapshot, min_w=self._min["power"], max_w=self._max["power"])
+            snapshot = dataclasses.replace(
+                snapshot, min_power_w=self._min["power"], max_power_w=self._max["power"]
+            )
         return snapshot
 
     # -- closing --------------------------------------------------------------------------------

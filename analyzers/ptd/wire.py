@@ -147,9 +147,9 @@ def parse_ranges_reply(line: str) -> list[Ranges]:
 
 def watts_fields(stats: MeasurementStats) -> list[str]:
     return [
-        _fixed6(stats.avg_w),
-        _fixed6(stats.min_w),
-        _fixed6(stats.max_w),
+        _fixed6(stats.avg_power_w),
+        _fixed6(stats.min_power_w),
+        _fixed6(stats.max_power_w),
         str(stats.samples),
         str(stats.errors),
         str(stats.valid),
@@ -182,8 +182,8 @@ def uncertainty_reply(per_channel: Sequence[MeasurementStats]) -> str:
 def stop_summary(stats: MeasurementStats) -> str:
     """The console line PTD writes after `Completed test`."""
     return (
-        f"Avg watts {_fixed6(stats.avg_w)}, min watts {_fixed6(stats.min_w)}, "
-        f"max watts {_fixed6(stats.max_w)}, samples {stats.samples}, errors {stats.errors}, "
+        f"Avg watts {_fixed6(stats.avg_power_w)}, min watts {_fixed6(stats.min_power_w)}, "
+        f"max watts {_fixed6(stats.max_power_w)}, samples {stats.samples}, errors {stats.errors}, "
         f"valid {stats.valid}"
     )
 

@@ -314,9 +314,9 @@ class PtdAnalyzer(StreamedAnalyzer):
             if self.daemon is not None:
                 extra.update({f"console_{k}": float(v) for k, v in self.daemon.problem_counts().items()})
             return MeasurementStats(
-                avg_w=watts.avg_w,
-                min_w=watts.min_w,
-                max_w=watts.max_w,
+                avg_power_w=watts.avg_power_w,
+                min_power_w=watts.min_power_w,
+                max_power_w=watts.max_power_w,
                 samples=watts.samples,
                 errors=watts.errors,
                 valid=watts.valid,

@@ -175,9 +175,9 @@ def parse_identity(line: str) -> PtdIdentity:
 class WattsSummary:
     """One entry of a `Watts` reply: `<avg>,<min>,<max>,<samples>,<errors>,<valid>` (W; NaN when -1)."""
 
-    avg_w: float
-    min_w: float
-    max_w: float
+    avg_power_w: float
+    min_power_w: float
+    max_power_w: float
     samples: int
     errors: int
     valid: int
