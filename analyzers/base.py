@@ -27,6 +27,8 @@ CAP_PF = "pf"
 CAP_ENERGY = "energy"
 CAP_RANGES = "ranges"
 CAP_UNCERTAINTY = "uncertainty"
+AC_ANALYZER_CAPABILITIES = frozenset({CAP_WATTS, CAP_VOLTS, CAP_AMPS, CAP_PF, CAP_RANGES, CAP_UNCERTAINTY})
+"""What a bench AC power analyzer of the kind PTD drives reports (the Yokogawa WT series, the simulator)."""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import TextIO
 import numpy as np
 
 from analyzers.base import MeasurementStats
-from analyzers.registry import DEFAULT_DRIVER, create_analyzer, driver_names
-from analyzers.source_spec import SourceSpec, SourceSpecError, resolve_source
+from analyzers.registry import create_analyzer
+from analyzers.source_spec import SourceSpec, SourceSpecError, add_source_arguments, resolve_source
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 
 _FLAG_WORDS = {0: "ok", SAMPLE_ERROR: "error", SAMPLE_MISSED: "missed"}
@@ -43,18 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print live samples from a power source (wiring check)",
         epilog="Exit status: 0 done, 2 a bad option or a device that cannot be read, 130 interrupted.",
     )
-    parser.add_argument(
-        "--source",
-        default=None,
-        metavar="S",
-        help="DRIVER[:DEVICE][,key=value]... e.g. nvml:0, yokogawa:/dev/ttyUSB0,channels=3 (default simulated)",
-    )
-    parser.add_argument(
-        "--driver",
-        default=None,
-        help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
-    )
-    parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
+    add_source_arguments(parser, "nvml:0, yokogawa:/dev/ttyUSB0,channels=3")
     # Values are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument("--seconds", default="5", metavar="N", help="how long to read (default 5)")
     parser.add_argument("--interval", default="1", metavar="S", help="sample interval in seconds (default 1)")

@@ -15,11 +15,12 @@ Option values become numbers or booleans when they read as one (`channels=3` is 
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass, field
 
 from analyzers.base import Analyzer
-from analyzers.registry import DEFAULT_DRIVER, create_analyzer
+from analyzers.registry import DEFAULT_DRIVER, create_analyzer, driver_names
 
 _DRIVER = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -77,6 +78,23 @@ def parse_source(text: str) -> SourceSpec:
 def source_from_aliases(driver: str | None, device: str | None) -> SourceSpec:
     """`--driver D --device X`, the older spelling of `--source D:X`."""
     return SourceSpec(driver or DEFAULT_DRIVER, device or "")
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, examples: str) -> None:
+    """`--source` and its aliases `--driver`/`--device`, as every command taking one source has them
+    (read back with `resolve_source(args.source, args.driver, args.device)`)."""
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="S",
+        help=f"DRIVER[:DEVICE][,key=value]... e.g. {examples} (default {DEFAULT_DRIVER})",
+    )
+    parser.add_argument(
+        "--driver",
+        default=None,
+        help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
+    )
+    parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
 
 
 def resolve_source(source: str | None, driver: str | None, device: str | None) -> SourceSpec:

@@ -38,7 +38,8 @@ class CheckResult:
             return None
         return all(check.verdict is not Verdict.FAIL for check in self.checks)
 
-    def to_json(self) -> dict[str, Any]:
+    def _figures(self) -> dict[str, Any]:
+        """What the JSON and the CSV row both start with: which result, its value and validity."""
         return {
             "path": self.path,
             "kind": self.kind,
@@ -47,6 +48,11 @@ class CheckResult:
             "unit": self.unit,
             "uncertainty": self.uncertainty,
             "valid": self.valid,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self._figures(),
             "errors": list(self.errors),
             "notes": list(self.notes),
             "compliant": self.compliant,
@@ -57,13 +63,7 @@ class CheckResult:
 
     def csv_row(self) -> dict[str, Any]:
         return {
-            "path": self.path,
-            "kind": self.kind,
-            "scenario": self.scenario,
-            "value": self.value,
-            "unit": self.unit,
-            "uncertainty": self.uncertainty,
-            "valid": self.valid,
+            **self._figures(),
             "errors": " | ".join(self.errors),
             "compliant": "" if self.compliant is None else self.compliant,
             "compliance_ruleset": self.compliance_ruleset,

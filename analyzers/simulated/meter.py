@@ -18,13 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.base import (
+    AC_ANALYZER_CAPABILITIES,
     AUTO,
-    CAP_AMPS,
-    CAP_PF,
-    CAP_RANGES,
-    CAP_UNCERTAINTY,
-    CAP_VOLTS,
-    CAP_WATTS,
     Identity,
     RangeRequest,
     Ranges,
@@ -125,7 +120,7 @@ class SimulatedAnalyzer(StreamedAnalyzer):
             serial=f"SIM-{self.config.seed}",
             firmware=firmware,
             vendor="joulebench",
-            capabilities=frozenset({CAP_WATTS, CAP_VOLTS, CAP_AMPS, CAP_PF, CAP_RANGES, CAP_UNCERTAINTY}),
+            capabilities=AC_ANALYZER_CAPABILITIES,
             min_interval_s=MIN_INTERVAL_NS / 1e9,
         )
 

@@ -118,11 +118,16 @@ class Dialect:
         return next((v for v in self.variants if v.matches(idn_model)), None)
 
 
-def _rates(pairs: dict[float, str]) -> Mapping[float, str]:
-    return MappingProxyType(dict(sorted(pairs.items())))
+def _rates(names: str) -> Mapping[float, str]:
+    """A meter's update rates from its own names for them (`50MS 1S ...`): seconds -> name."""
+    rates = {}
+    for name in names.split():
+        milliseconds = name.endswith("MS")
+        rates[float(name[: -2 if milliseconds else -1]) / (1000 if milliseconds else 1)] = name
+    return MappingProxyType(dict(sorted(rates.items())))
 
 
-_WT300_RATES = _rates({0.1: "100MS", 0.25: "250MS", 0.5: "500MS", 1.0: "1S", 2.0: "2S", 5.0: "5S"})
+_WT300_RATES = _rates("100MS 250MS 500MS 1S 2S 5S")
 _NUMERIC_FUNCTIONS = MappingProxyType({"volts": "U", "amps": "I", "watts": "P", "pf": "LAMBda"})
 _COMMON_SETUP = (":COMMunicate:REMote ON", ":COMMunicate:HEADer OFF", ":COMMunicate:VERBose OFF")
 _NUMERIC_SETUP = (":NUMeric:FORMat ASCII",)
@@ -237,9 +242,7 @@ WT500 = Dialect(
     volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0)),
     rate_set=":RATE {rate}",
-    rates=_rates(
-        {0.1: "100MS", 0.2: "200MS", 0.5: "500MS", 1.0: "1S", 2.0: "2S", 5.0: "5S", 10.0: "10S", 20.0: "20S"}
-    ),
+    rates=_rates("100MS 200MS 500MS 1S 2S 5S 10S 20S"),
     accuracy=Accuracy(0.001, 0.001, "GS 760201-01E (WT500): power, 45-66 Hz, ±(0.1 % rdg + 0.1 % rng)"),
     notes=("unverified against a real WT500",),
 )
@@ -256,19 +259,7 @@ WT1800 = Dialect(
     volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)),  # the 50 A element, direct input
     rate_set=":RATE {rate}",
-    rates=_rates(
-        {
-            0.05: "50MS",
-            0.1: "100MS",
-            0.2: "200MS",
-            0.5: "500MS",
-            1.0: "1S",
-            2.0: "2S",
-            5.0: "5S",
-            10.0: "10S",
-            20.0: "20S",
-        }
-    ),
+    rates=_rates("50MS 100MS 200MS 500MS 1S 2S 5S 10S 20S"),
     accuracy=Accuracy(0.0005, 0.001, "GS WT1801-01EN (WT1800): power, 45-66 Hz, ±(0.05 % rdg + 0.1 % rng)"),
     notes=("unverified against a real WT1800; 5 A elements have other current ranges",),
 )
@@ -286,18 +277,7 @@ WT5000 = Dialect(
     volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)),  # the 30 A element (760902), direct input
     rate_set=":RATE {rate}",
-    rates=_rates(
-        {
-            0.01: "10MS",
-            0.05: "50MS",
-            0.1: "100MS",
-            0.2: "200MS",
-            0.5: "500MS",
-            1.0: "1S",
-            2.0: "2S",
-            5.0: "5S",
-        }
-    ),
+    rates=_rates("10MS 50MS 100MS 200MS 500MS 1S 2S 5S"),
     accuracy=Accuracy(0.0002, 0.0004, "GS WT5000-01EN: power, 45-66 Hz, ±(0.02 % rdg + 0.04 % rng)"),
     notes=("unverified against a real WT5000; element count not in *IDN?",),
 )

@@ -17,13 +17,8 @@ import time
 import numpy as np
 
 from analyzers.base import (
+    AC_ANALYZER_CAPABILITIES,
     AUTO,
-    CAP_AMPS,
-    CAP_PF,
-    CAP_RANGES,
-    CAP_UNCERTAINTY,
-    CAP_VOLTS,
-    CAP_WATTS,
     Identity,
     MeasurementStats,
     RangeRequest,
@@ -169,7 +164,7 @@ class YokogawaAnalyzer(StreamedAnalyzer):
             serial=self._idn[2] if len(self._idn) > 2 else "",
             firmware=self._idn[3] if len(self._idn) > 3 else "",
             vendor="YOKOGAWA",
-            capabilities=frozenset({CAP_WATTS, CAP_VOLTS, CAP_AMPS, CAP_PF, CAP_RANGES, CAP_UNCERTAINTY}),
+            capabilities=AC_ANALYZER_CAPABILITIES,
             min_interval_s=min(self._dialect.rates),
         )
 

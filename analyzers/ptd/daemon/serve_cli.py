@@ -12,8 +12,7 @@ import sys
 from analyzers.ptd.daemon.main import DaemonOptions, run_daemon
 from analyzers.ptd.daemon.server import DEFAULT_IDLE_TIMEOUT_S
 from analyzers.ptd.wire import DEFAULT_PORT
-from analyzers.registry import DEFAULT_DRIVER, driver_names
-from analyzers.source_spec import SourceSpecError, resolve_source
+from analyzers.source_spec import SourceSpecError, add_source_arguments, resolve_source
 
 
 class _OptionError(ValueError):
@@ -26,18 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serve a power source over the PTDaemon protocol",
         epilog="Exit status: 0 after SIGTERM/SIGINT, 2 a bad option, a device that cannot be used or a port in use.",
     )
-    parser.add_argument(
-        "--source",
-        default=None,
-        metavar="S",
-        help="DRIVER[:DEVICE][,key=value]... e.g. rapl, yokogawa:/dev/ttyUSB0 (default simulated)",
-    )
-    parser.add_argument(
-        "--driver",
-        default=None,
-        help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
-    )
-    parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
+    add_source_arguments(parser, "rapl, yokogawa:/dev/ttyUSB0")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     # Numbers are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument(
