@@ -24,6 +24,7 @@ SETTINGS = settings(
     derandomize=bool(os.environ.get("CI")),
 )
 START = 1_715_294_597_696
+NODE_LOGS = Path(__file__).parent / "data" / "training" / "v4.0-smc-dc-1x-h100-llama2_70b_lora" / "power"
 HEAD = ':::MLLOG {{"namespace": "", "time_ms": {t}, "event_type": "POINT_IN_TIME", "key": "power_reading", '
 VALUES = st.one_of(
     st.integers(min_value=0, max_value=10**6).map(str),
@@ -50,10 +51,11 @@ def _reference(data: bytes) -> tuple[list[int], list[float], list[int]] | str:
         if b":::MLLOG" not in raw:
             continue
         try:
-            record = json.loads(raw[raw.find(b"{") :])
-        except ValueError:
+            record = json.loads(raw[raw.find(b":::MLLOG") + len(b":::MLLOG") :])
+            key, _time = record["key"], record["time_ms"]
+        except (ValueError, KeyError, TypeError):
             return "error"
-        if record["key"] != "power_reading":
+        if key != "power_reading":
             continue
         value = record["value"]
         if isinstance(value, dict):  # the MLLOG helper may wrap a value as {"value": x}
@@ -144,3 +146,75 @@ def test_a_value_json_would_refuse_is_never_taken_by_the_template(value: str) ->
     ends = np.flatnonzero(buf == 10)
     taken = template_readings(data, buf, np.concatenate(([0], ends[:-1] + 1)), ends)
     assert taken is not None and 3 not in taken[0].tolist() and 2 in taken[0].tolist()
+
+
+@SETTINGS
+@given(
+    rows=st.integers(min_value=64, max_value=300),
+    digits=st.integers(min_value=1, max_value=6),
+    damage=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=299), st.sampled_from(["byte", "digit", "record", "longer"])
+        ),
+        max_size=4,
+    ),
+    crlf=st.booleans(),
+    trailing_newline=st.booleans(),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_equal_length_readings_read_in_place_equal_json(
+    rows: int, digits: int, damage: list[tuple[int, str]], crlf: bool, trailing_newline: bool, seed: int
+) -> None:
+    """A run of readings of one length (a real log's shape) is read as a byte matrix; whatever is
+    damaged in it, the result is what json.loads of every line gives."""
+    rng = np.random.default_rng(seed)
+    low, high = 10 ** (digits - 1) if digits > 1 else 0, 10**digits
+    lines = [
+        ':::MLLOG {"namespace": "", "time_ms": 1715294597000, "key": "power_measurement_start", "value": null}'
+    ]
+    for index, watts in enumerate(rng.integers(low, high, rows).tolist()):
+        lines.append(_reading(START + 1000 * index, str(watts), '"metadata": ""}'))
+    # Line 1 is the first reading, the template: damage goes to the ones after it (a damaged first
+    # reading leaves the log to the general scan, tested in test_parser_properties).
+    for row, kind in damage:
+        at = 2 + row % (rows - 1)
+        line = lines[at]
+        if kind == "byte":  # one byte of the template changed, the length kept
+            position = int(rng.integers(0, 40))
+            lines[at] = line[:position] + ("X" if line[position] != "X" else "Y") + line[position + 1 :]
+        elif kind == "digit" and '"time_ms": ' in line:  # a letter where a digit of the time stands
+            position = line.index('"time_ms": ') + 11 + int(rng.integers(0, 13))
+            lines[at] = line[:position] + "x" + line[position + 1 :]
+        elif kind == "record":  # another record of the same length
+            other = ':::MLLOG {"key": "note", "time_ms": 1715294597001, "value": "'
+            lines[at] = other + "z" * (len(line) - len(other) - 2) + '"}'
+        elif kind == "longer":  # one reading a digit longer: the run of one length ends here
+            lines[at] = line.replace('"value": ', '"value": 1', 1)
+    lines.append(
+        ':::MLLOG {"namespace": "", "time_ms": 1715294999000, "key": "power_measurement_stop", "value": null}'
+    )
+    end = "\r\n" if crlf else "\n"
+    data = (end.join(lines) + (end if trailing_newline else "")).encode()
+    expected = _reference(data)
+    try:
+        log = parse_power_log(data, Path("node_0.txt"))
+    except InputError:
+        assert expected == "error"
+        return
+    assert expected != "error"
+    times, watts, numbers = expected
+    assert log.reading_time_ns.tolist() == times
+    assert log.reading_watts.tolist() == watts
+    assert log.reading_line.tolist() == numbers
+
+
+def test_a_real_node_log_is_read_in_place() -> None:
+    """The v4.0 fixture's node log: its readings are one run of one length, read by the block path."""
+    from rules.training.mllog_block import reading_block
+
+    data = (NODE_LOGS / "result_5027-240510020224961918558_1" / "node_0.txt").read_bytes()
+    block = reading_block(data, np.frombuffer(data, dtype=np.uint8))
+    assert block is not None and len(block.rows) >= 0.95 * data.count(b'"power_reading"')
+    log = parse_power_log(data, Path("node_0.txt"))
+    expected = _reference(data)
+    assert not isinstance(expected, str) and log.reading_watts.tolist() == expected[1]

@@ -22,6 +22,7 @@ import numpy as np
 
 from analyzers.formats.units import NS_PER_MS
 from rules.errors import InputError
+from rules.training.mllog_block import reading_block
 from rules.training.mllog_template import template_readings
 
 MARKER = b":::MLLOG"
@@ -142,15 +143,30 @@ def read_power_log(path: Path) -> PowerLog:
 
 def parse_power_log(data: bytes, path: Path) -> PowerLog:
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == ord("\n"))
+    block = reading_block(data, buf)
+    if block is None:
+        newlines = np.flatnonzero(buf == ord("\n"))
+    else:  # the run of equal-length readings has its newlines where its width says
+        tail = np.flatnonzero(buf[block.end :] == ord("\n")) + block.end
+        newlines = np.concatenate((np.flatnonzero(buf[: block.start] == ord("\n")), block.newlines(), tail))
     line_starts = np.concatenate(([0], newlines + 1))
     line_ends = np.concatenate((newlines, [len(buf)]))  # exclusive, before the newline
     if line_starts[-1] == len(buf):  # file ends with a newline: no empty last line
         line_starts, line_ends = line_starts[:-1], line_ends[:-1]
     line_count = len(line_starts)
 
-    taken = template_readings(data, buf, line_starts, line_ends)
-    if taken is None or line_count - len(taken[0]) > _TEMPLATE_LEAVES_AT_MOST + line_count // 100:
+    def few_left(taken: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> bool:
+        return (
+            taken is not None and line_count - len(taken[0]) <= _TEMPLATE_LEAVES_AT_MOST + line_count // 100
+        )
+
+    taken = None
+    if block is not None:
+        first_row = int(np.searchsorted(line_starts, block.start))
+        taken = (block.rows + first_row, block.times_ms, block.watts)
+    if not few_left(taken):
+        taken = template_readings(data, buf, line_starts, line_ends)
+    if taken is None or not few_left(taken):
         # Readings of several shapes (several writers, or hand-edited lines): the general scan.
         taken = _fast_readings(buf, line_starts, line_ends, path)
     fast_lines, times_ms, watts = taken
@@ -171,7 +187,7 @@ def parse_power_log(data: bytes, path: Path) -> PowerLog:
         number = index + 1
         event = _decode_line(raw, number)
         if event is None:
-            if index == line_count - 1 and not data.endswith(b"\n"):
+            if index == line_count - 1 and data[-1:] != b"\n":
                 notes.append(f"{path.name}: skipped the truncated last line {number}")
                 continue
             raise InputError(path, "malformed MLLOG line", line=number)

@@ -86,7 +86,12 @@ def _template(
     if at < 0:
         return None
     line = int(np.searchsorted(starts, at, side="right")) - 1
-    raw = data[int(starts[line]) : int(ends[line])]
+    return template_of(data[int(starts[line]) : int(ends[line])])
+
+
+def template_of(raw: bytes) -> tuple[bytes, bytes, tuple[int, int]] | None:
+    """(the bytes before the value, the bytes after it, the time digits' span) of one reading line,
+    or None when it is not a plain `power_reading` record with an integer time and a number."""
     marker = raw.find(b"{")
     try:
         record = json.loads(raw[marker:])
@@ -131,7 +136,8 @@ def _integers(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     their powers of ten as one float64 matrix product: every partial sum is an integer below 2^53,
     so exact, and BLAS does it in one call."""
     values = digits - np.uint8(_DIGIT_ZERO)  # a byte below '0' wraps round to above 9
-    ok = _rows_without(values > 9) if len(values) else np.ones(0, dtype=bool)
+    # One pass says so when every byte is a digit (the usual case); only else are the rows found.
+    ok = np.ones(len(values), dtype=bool) if values.max(initial=0) <= 9 else _rows_without(values > 9)
     powers = _TEN[digits.shape[1] - 1 :: -1].astype(np.float64) if digits.shape[1] else np.zeros(0)
     return (values.astype(np.float64) @ powers).astype(np.int64), ok
 
