@@ -19,6 +19,10 @@ import serial
 from analyzers.errors import AnalyzerConnectionError
 from analyzers.line_transport import LineTransport
 
+_LINK_ERRORS = (serial.SerialException, OSError, ValueError)
+"""What a read can raise when the device went away: pyserial reapplies the port settings whenever a
+read's timeout changes, and reports a port it can no longer configure (EIO once a USB board or a pty
+is gone) as a ValueError."""
 _OPEN_HINTS = {
     errno.ENOENT: "no such port: check the port name and that the cable is plugged in",
     errno.EACCES: "permission denied: add your user to the port's group (often 'dialout') or fix its permissions",
@@ -79,7 +83,7 @@ class SerialLink(LineTransport):
                 try:
                     self._port.timeout = remaining
                     buffer += self._port.read_until(b"\n", 4096)
-                except (serial.SerialException, OSError) as error:
+                except _LINK_ERRORS as error:
                     raise self._lost(error) from error
                 if buffer.endswith(b"\n"):
                     return buffer.rstrip(b"\r\n").decode("ascii", "replace")
@@ -98,7 +102,7 @@ class SerialLink(LineTransport):
                     return b""
                 self._port.timeout = 0
                 return first + self._port.read(max(self._port.in_waiting, 0) or 65536)
-        except (serial.SerialException, OSError) as error:
+        except _LINK_ERRORS as error:
             raise self._lost(error) from error
 
     def discard_input(self) -> None:

@@ -120,6 +120,10 @@ class StreamedAnalyzer(Analyzer):
             self._stream(self._stop_event)
         except AnalyzerError as error:
             self._fail(error)
+        except Exception as error:  # a driver's own bug or a library's surprise: said, not swallowed
+            self._fail(
+                AnalyzerError(self.device, f"the reading thread failed: {type(error).__name__}: {error}")
+            )
 
     def stop(self) -> None:
         with self._sampling_lock:

@@ -156,6 +156,29 @@ def test_streamed_samples_before_a_failure_come_first_then_the_failure() -> None
     analyzer.stop()
 
 
+class _StreamsThenBreaks(_StreamsThenDies):
+    """Its reading loop meets an exception no driver code expected (a library's own error)."""
+
+    def _stream(self, stop: threading.Event) -> None:
+        self._emit(Trace.from_columns(np.array([1, 2], dtype=np.int64), np.full(2, 5.0)))
+        raise ValueError("Failed to set custom baud rate (3686400): [Errno 5] Input/output error")
+
+
+def test_an_unexpected_error_in_the_reading_thread_is_a_failure_not_a_silent_stop() -> None:
+    analyzer = _StreamsThenBreaks("stream-device")
+    analyzer.start(0.001)
+    assert analyzer._thread is not None
+    analyzer._thread.join(5)
+    assert len(analyzer.fetch()) == 2
+    with pytest.raises(AnalyzerError) as failed:
+        analyzer.fetch()
+    assert str(failed.value) == (
+        "stream-device: the reading thread failed: ValueError: Failed to set custom baud rate (3686400): "
+        "[Errno 5] Input/output error"
+    )
+    analyzer.stop()
+
+
 # Where each registered driver is shown to keep the contract through its own fake: buffered samples
 # first, the failure with the next call. A new driver fails this test until it names its proof.
 CONTRACT_PROOFS = {
