@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.training.mllog_template import _READING, _integers, _no_leading_zero, _values, template_of
+from rules.training.mllog_template import (
+    _READING,
+    _integers,
+    _no_leading_zero,
+    masked_pattern,
+    numbers,
+    template_of,
+)
 
 _MIN_ROWS = 64
 _NEWLINE = 10
@@ -69,7 +76,9 @@ def reading_block(data: bytes, buf: np.ndarray) -> ReadingBlock | None:
     time_digits = rows[:, time_span[0] : time_span[1]]
     times_ms, time_ok = _integers(time_digits)
     matches &= time_ok & _no_leading_zero(time_digits)
-    watts, value_ok = _column_values(rows, value_span, buf, start, width)
+    watts, value_ok = numbers(
+        rows[:, value_span[0] : value_span[1]], np.full(count, value_span[1] - value_span[0])
+    )
     matches &= value_ok
     kept = np.flatnonzero(matches)
     return ReadingBlock(start, width, count, kept, times_ms[kept], watts[kept])
@@ -81,7 +90,7 @@ def _rows_like(
     """Rows of `block` (count x width bytes) equal to `line` outside the `free` spans."""
     offset = (-block.ctypes.data) % 8  # the words compared start on an 8-byte boundary
     words = (len(block) - offset) // 8
-    line_bytes, line_mask = _pattern(line, free)
+    line_bytes, line_mask = masked_pattern(line, len(line), free)
     # Keyed by the line with its free bytes blanked, so every node of one writer shares the tiles.
     wanted, mask = _tiled((line_bytes & line_mask).tobytes(), free, count, offset, words)
     difference = np.bitwise_xor(block[offset : offset + 8 * words].view(np.uint64), wanted)
@@ -103,40 +112,7 @@ def _tiled(
     line: bytes, free: tuple[tuple[int, int], ...], count: int, offset: int, words: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The line (free bytes blanked) and its mask repeated `count` times, cut to the aligned words."""
-    line_bytes, line_mask = _pattern(line, free)
+    line_bytes, line_mask = masked_pattern(line, len(line), free)
     tiled = np.tile(line_bytes, count)[offset : offset + 8 * words].view(np.uint64)
     mask = np.tile(line_mask, count)[offset : offset + 8 * words].view(np.uint64)
     return tiled, mask
-
-
-def _pattern(line: bytes, free: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    line_bytes = np.frombuffer(line, dtype=np.uint8)
-    mask = np.full(len(line), 0xFF, dtype=np.uint8)
-    for begin, end in free:
-        mask[begin:end] = 0
-    return line_bytes, mask
-
-
-def _column_values(
-    rows: np.ndarray, span: tuple[int, int], buf: np.ndarray, start: int, width: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The values in their columns: when every row has the first one's shape (its point and sign at
-    the same columns) read straight from the matrix; else row by row as `mllog_template` does."""
-    columns = rows[:, span[0] : span[1]]
-    first = columns[0].tobytes()
-    sign = int(first.startswith(b"-"))
-    point = first.find(b".")
-    uniform = bool(((columns[:, 0] == ord("-")) == bool(sign)).all())
-    if point >= 0:
-        uniform &= bool((columns[:, point] == ord(".")).all())
-    whole = columns[:, sign : point if point >= 0 else None]
-    fraction = columns[:, point + 1 :] if point >= 0 else columns[:, :0]
-    if not uniform or whole.shape[1] == 0 or (point >= 0 and fraction.shape[1] == 0):
-        starts = start + np.arange(len(rows), dtype=np.int64) * width + span[0]
-        return _values(buf, starts, np.full(len(rows), span[1] - span[0]))
-    if whole.shape[1] + fraction.shape[1] > 15:
-        return np.full(len(rows), np.nan), np.zeros(len(rows), dtype=bool)
-    digits = np.concatenate((whole, fraction), axis=1) if fraction.shape[1] else whole
-    mantissa, ok = _integers(digits)
-    number = mantissa / float(10 ** fraction.shape[1])
-    return (-number if sign else number), ok & _no_leading_zero(whole)

@@ -42,9 +42,9 @@ def template_readings(
     )
     rows = np.flatnonzero(fits & (value_length >= 1) & (value_length <= _MAX_VALUE_BYTES))
     heads = sliding_window_view(buf, head_width)[starts[rows]]
-    keep = _rows_zero(heads.view(np.uint64), *_words(prefix, head_width, time_span))
+    keep = _rows_zero(heads.view(np.uint64), *_words(prefix, head_width, (time_span,)))
     tails = sliding_window_view(buf, tail_width)[ends[rows] - len(tail)]
-    keep &= _rows_zero(tails.view(np.uint64), *_words(tail, tail_width, (0, 0)))
+    keep &= _rows_zero(tails.view(np.uint64), *_words(tail, tail_width, ()))
     time_digits = heads[:, time_span[0] : time_span[1]]
     times_ms, time_ok = _integers(time_digits)
     keep &= time_ok & _no_leading_zero(time_digits)
@@ -53,13 +53,22 @@ def template_readings(
     return rows[value_ok], times_ms[value_ok], values[value_ok]
 
 
-def _words(expected: bytes, width: int, skip: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """`expected` padded to `width` bytes and the mask of the bytes to compare, as 8-byte words."""
+def masked_pattern(
+    expected: bytes, width: int, free: tuple[tuple[int, int], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`expected` padded to `width` bytes, and the mask of the bytes to compare (all but `free`)."""
     wanted = np.zeros(width, dtype=np.uint8)
     wanted[: len(expected)] = np.frombuffer(expected, dtype=np.uint8)
     mask = np.zeros(width, dtype=np.uint8)
     mask[: len(expected)] = 0xFF
-    mask[skip[0] : skip[1]] = 0
+    for begin, end in free:
+        mask[begin:end] = 0
+    return wanted, mask
+
+
+def _words(expected: bytes, width: int, free: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`masked_pattern` as 8-byte words (`width` a multiple of 8)."""
+    wanted, mask = masked_pattern(expected, width, free)
     return wanted.view(np.uint64), mask.view(np.uint64)
 
 
@@ -148,14 +157,18 @@ def _no_leading_zero(digits: np.ndarray) -> np.ndarray:
 
 
 def _values(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """JSON numbers `-?(0|[1-9][0-9]*)(.[0-9]+)?` at `starts` -> float64, exactly as `float()` reads them
-    (an integer of at most 15 digits divided by a power of ten is correctly rounded); ok where the
-    bytes are such a number. Rows are read in groups of one shape: same length, point at the same
-    place, same sign; a log of one writer usually has one or a few."""
-    windows = sliding_window_view(buf, _MAX_VALUE_BYTES)[starts]
-    values = np.full(len(starts), np.nan)
-    ok = np.zeros(len(starts), dtype=bool)
-    if not len(starts):
+    """The values at `starts` (each `lengths` bytes), gathered into windows and read by `numbers`."""
+    return numbers(sliding_window_view(buf, _MAX_VALUE_BYTES)[starts], lengths)
+
+
+def numbers(windows: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """JSON numbers `-?(0|[1-9][0-9]*)(.[0-9]+)?`, row i in `windows[i, :lengths[i]]` -> float64,
+    exactly as `float()` reads them (an integer of at most 15 digits divided by a power of ten is
+    correctly rounded); ok where the bytes are such a number. Rows are read in groups of one shape:
+    same length, point at the same place, same sign; a log of one writer usually has one or a few."""
+    values = np.full(len(windows), np.nan)
+    ok = np.zeros(len(windows), dtype=bool)
+    if not len(windows):
         return values, ok
     shapes = _shapes(windows, lengths)
     kinds = [shapes] if isinstance(shapes, tuple) else [_decode_shape(k) for k in np.unique(shapes).tolist()]
@@ -198,8 +211,9 @@ def _shapes(windows: np.ndarray, lengths: np.ndarray) -> tuple[int, int, int] | 
     uniform = bool((lengths == len(first)).all()) and bool(((windows[:, 0] == ord("-")) == bool(sign)).all())
     if uniform and (point == len(first) or bool((windows[:, point] == ord(".")).all())):
         return len(first), point, sign
-    inside = np.arange(_MAX_VALUE_BYTES) < lengths[:, None]
+    width = windows.shape[1]
+    inside = np.arange(width) < lengths[:, None]
     points = np.flatnonzero((windows == ord(".")) & inside)
     point_at = lengths.copy()
-    point_at[points // _MAX_VALUE_BYTES] = points % _MAX_VALUE_BYTES
+    point_at[points // width] = points % width
     return (lengths * 32 + point_at) * 2 + (windows[:, 0] == ord("-"))
