@@ -82,6 +82,12 @@ class Counted:
 
 def count_readings(log: PowerLog, order: Integration) -> Counted:
     """The readings `order` counts; the caller turns them into joules and judges the window."""
+    tidy = _tidy(log, order)
+    return tidy if tidy is not None else _merged(log, order)
+
+
+def _merged(log: PowerLog, order: Integration) -> Counted:
+    """`count_readings` on the records merged into file order: any log, however untidy."""
     records = _Records.of(log)
     if not np.any(records.kind == _START):
         raise InputError(log.path, "has no power_measurement_start record")
@@ -90,6 +96,44 @@ def count_readings(log: PowerLog, order: Integration) -> Counted:
     if order is Integration.SORTED_WINDOW:
         return _sorted_window(records.sorted_by_time())
     return _measured(records.sorted_by_time())
+
+
+def _tidy(log: PowerLog, order: Integration) -> Counted | None:
+    """What `order` counts in a tidy log, found without merging its records; None when it is not one.
+    Tidy: one start above every reading and no later than the first; no stop, or one below every
+    reading; reading times never going back; at most one efficiency record; and, when the stop is
+    later than the start, no reading after it. There file order and time order are one order, every
+    reading counts, each measured back to the one before it (the first to the start), and the window
+    ends at the stop, or at the last reading when there is no stop after the start. The orders agree
+    on all of it but one case, left to them: sorted-window's zero window behind a stop at the start."""
+    marks = [e for e in log.events if e.key in _KEYS]
+    kinds = [_KEYS[e.key] for e in marks]
+    if kinds.count(_START) != 1 or kinds.count(_STOP) > 1 or kinds.count(_EFFICIENCY) > 1:
+        return None
+    start = marks[kinds.index(_START)]
+    stop = marks[kinds.index(_STOP)] if _STOP in kinds else None
+    time_ns, lines = log.reading_time_ns, log.reading_line
+    if not len(time_ns) or not start.line < lines[0] or (stop is not None and not lines[-1] < stop.line):
+        return None
+    stop_ns = stop.time_ns if stop is not None and stop.time_ns > start.time_ns else None
+    if stop_ns is not None and stop_ns < time_ns[-1]:
+        return None
+    if stop is not None and stop_ns is None and order is Integration.SORTED_WINDOW:
+        return None
+    width_ns = np.diff(time_ns, prepend=np.int64(start.time_ns))
+    if width_ns.min() < 0:
+        return None
+    efficiency = [e.line for e in marks if e.key == "conversion_eff"]
+    return Counted(
+        time_ns=time_ns,
+        watts=log.reading_watts,
+        line=lines,
+        width_ns=width_ns,
+        start_ns=start.time_ns,
+        stop_ns=stop_ns if stop_ns is not None else int(time_ns[-1]),
+        efficiency_line=efficiency[0] if efficiency else None,
+        notes=[] if stop_ns is not None else [_stop_note(missing=stop is None)],
+    )
 
 
 @dataclass(frozen=True)
@@ -203,5 +247,9 @@ def _measured(records: _Records) -> Counted:
 
 
 def _no_stop_note(records: _Records) -> str:
-    reason = "missing" if not np.any(records.kind == _STOP) else "not after the start"
+    return _stop_note(missing=not np.any(records.kind == _STOP))
+
+
+def _stop_note(missing: bool) -> str:
+    reason = "missing" if missing else "not after the start"
     return f"power_measurement_stop {reason}; the window ends at the last reading"
