@@ -69,11 +69,11 @@ def _reference(data: bytes) -> tuple[list[int], list[float], list[int]] | str:
     return times, watts, lines
 
 
-def _read_as_json_does(data: bytes) -> PowerLog | None:
+def _read_as_json_does(data: bytes, writable: bool = False) -> PowerLog | None:
     """The log parsed, asserted equal to json.loads of every line (None: both refuse it)."""
     expected = _reference(data)
     try:
-        log = parse_power_log(data, Path("node_0.txt"))
+        log = parse_power_log(bytearray(data) if writable else data, Path("node_0.txt"))
     except InputError:
         assert expected == "error"
         return None
@@ -167,19 +167,30 @@ def test_a_value_json_would_refuse_is_never_taken_by_the_template(value: str) ->
     crlf=st.booleans(),
     trailing_newline=st.booleans(),
     seed=st.integers(min_value=0, max_value=2**16),
+    tenths=st.booleans(),
+    writable=st.booleans(),
 )
 def test_equal_length_readings_read_in_place_equal_json(
-    rows: int, digits: int, damage: list[tuple[int, str]], crlf: bool, trailing_newline: bool, seed: int
+    rows: int,
+    digits: int,
+    damage: list[tuple[int, str]],
+    crlf: bool,
+    trailing_newline: bool,
+    seed: int,
+    tenths: bool,
+    writable: bool,
 ) -> None:
     """A run of readings of one length (a real log's shape) is read as a byte matrix; whatever is
-    damaged in it, the result is what json.loads of every line gives."""
+    damaged in it, the result is what json.loads of every line gives: whole watts or tenths, from
+    bytes or from the reused buffer `read_power_log` reads into."""
     rng = np.random.default_rng(seed)
     low, high = 10 ** (digits - 1) if digits > 1 else 0, 10**digits
     lines = [
         ':::MLLOG {"namespace": "", "time_ms": 1715294597000, "key": "power_measurement_start", "value": null}'
     ]
     for index, watts in enumerate(rng.integers(low, high, rows).tolist()):
-        lines.append(_reading(START + 1000 * index, str(watts), '"metadata": ""}'))
+        value = f"{watts / 10:.1f}" if tenths else str(watts)
+        lines.append(_reading(START + 1000 * index, value, '"metadata": ""}'))
     # Line 1 is the first reading, the template: damage goes to the ones after it (a damaged first
     # reading leaves the log to the general scan, tested in test_parser_properties).
     for row, kind in damage:
@@ -201,7 +212,7 @@ def test_equal_length_readings_read_in_place_equal_json(
     )
     end = "\r\n" if crlf else "\n"
     data = (end.join(lines) + (end if trailing_newline else "")).encode()
-    _read_as_json_does(data)
+    _read_as_json_does(data, writable)
 
 
 def test_a_real_node_log_is_read_in_place() -> None:

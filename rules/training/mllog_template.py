@@ -25,7 +25,7 @@ _DIGIT_ZERO = ord("0")
 
 
 def template_readings(
-    data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    data: bytes | bytearray, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(0-based line indices, time in ms, watts) of the lines that match the first reading's template;
     None when the log has no template (no reading, or a first reading of an unusual shape)."""
@@ -89,13 +89,13 @@ def _rows_without(nonzero: np.ndarray) -> np.ndarray:
 
 
 def _template(
-    data: bytes, starts: np.ndarray, ends: np.ndarray
+    data: bytes | bytearray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[bytes, bytes, tuple[int, int]] | None:
     at = data.find(_READING)
     if at < 0:
         return None
     line = int(np.searchsorted(starts, at, side="right")) - 1
-    return template_of(data[int(starts[line]) : int(ends[line])])
+    return template_of(bytes(data[int(starts[line]) : int(ends[line])]))
 
 
 def template_of(raw: bytes) -> tuple[bytes, bytes, tuple[int, int]] | None:
