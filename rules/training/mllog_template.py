@@ -53,7 +53,7 @@ def template_readings(
     return rows[value_ok], times_ms[value_ok], values[value_ok]
 
 
-def masked_pattern(
+def _masked_pattern(
     expected: bytes, width: int, free: tuple[tuple[int, int], ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """`expected` padded to `width` bytes, and the mask of the bytes to compare (all but `free`)."""
@@ -67,8 +67,8 @@ def masked_pattern(
 
 
 def _words(expected: bytes, width: int, free: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    """`masked_pattern` as 8-byte words (`width` a multiple of 8)."""
-    wanted, mask = masked_pattern(expected, width, free)
+    """`_masked_pattern` as 8-byte words (`width` a multiple of 8)."""
+    wanted, mask = _masked_pattern(expected, width, free)
     return wanted.view(np.uint64), mask.view(np.uint64)
 
 
