@@ -83,6 +83,18 @@ class RangeCommands:
     auto_set: str
     auto_query: str
 
+    @classmethod
+    def of_input(cls, quantity: str, unit: str, keyword: str) -> RangeCommands:
+        """The `:INPut:<keyword>:RANGe` and `:AUTO` commands every family here shares."""
+        return cls(
+            quantity=quantity,
+            unit=unit,
+            range_set=f":INPut:{keyword}:RANGe{{target}} {{value:g}}{unit}",
+            range_query=f":INPut:{keyword}:RANGe{{target}}?",
+            auto_set=f":INPut:{keyword}:AUTO{{target}} {{state}}",
+            auto_query=f":INPut:{keyword}:AUTO{{target}}?",
+        )
+
 
 @dataclass(frozen=True)
 class RangeInput:
@@ -92,23 +104,36 @@ class RangeInput:
     ranges: tuple[float, ...]
 
 
-@dataclass(frozen=True)
+_NUMERIC_FUNCTIONS = MappingProxyType({"volts": "U", "amps": "I", "watts": "P", "pf": "LAMBda"})
+_NUMERIC = NumericCommands(
+    item_count=":NUMeric:NORMal:NUMber {count}",
+    item=":NUMeric:NORMal:ITEM{index} {function},{element}",
+    values_query=":NUMeric:NORMal:VALue?",
+    functions=_NUMERIC_FUNCTIONS,
+)
+_SYNC = SyncCommands(setup=(":STATus:FILTer1 FALL",), wait=":COMMunicate:WAIT 1", clear_query=":STATus:EESR?")
+_RELEASE = (":COMMunicate:REMote OFF",)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Dialect:
+    """One family's commands; the defaults are what the WT300 lineage and its successors share."""
+
     family: str
     variants: tuple[Variant, ...]
     # Sent once after `*CLS`, in order: remote mode, terse replies, the numeric format.
     setup: tuple[str, ...]
     # Sent on close so the front panel works again.
-    release: tuple[str, ...]
-    numeric: NumericCommands
-    sigma_token: str | None
-    sync: SyncCommands
+    release: tuple[str, ...] = _RELEASE
+    numeric: NumericCommands = _NUMERIC
+    sigma_token: str | None = "SIGMA"
+    sync: SyncCommands = _SYNC
     # `{target}` of the range commands for one element (`:ELEMent{element}`), "" when there is one.
-    element_target: str
+    element_target: str = ":ELEMent{element}"
     volts: RangeInput
     amps: RangeInput
     # Update rate: seconds -> the argument of `rate_set`; None when the interval is fixed.
-    rate_set: str | None
+    rate_set: str | None = ":RATE {rate}"
     rates: Mapping[float, str]
     accuracy: Accuracy
     error_query: str = ":STATus:ERRor?"
@@ -128,33 +153,11 @@ def _rates(names: str) -> Mapping[float, str]:
 
 
 _WT300_RATES = _rates("100MS 250MS 500MS 1S 2S 5S")
-_NUMERIC_FUNCTIONS = MappingProxyType({"volts": "U", "amps": "I", "watts": "P", "pf": "LAMBda"})
 _COMMON_SETUP = (":COMMunicate:REMote ON", ":COMMunicate:HEADer OFF", ":COMMunicate:VERBose OFF")
 _NUMERIC_SETUP = (":NUMeric:FORMat ASCII",)
-_VOLTS = RangeCommands(
-    quantity="voltage",
-    unit="V",
-    range_set=":INPut:VOLTage:RANGe{target} {value:g}V",
-    range_query=":INPut:VOLTage:RANGe{target}?",
-    auto_set=":INPut:VOLTage:AUTO{target} {state}",
-    auto_query=":INPut:VOLTage:AUTO{target}?",
-)
-_AMPS = RangeCommands(
-    quantity="current",
-    unit="A",
-    range_set=":INPut:CURRent:RANGe{target} {value:g}A",
-    range_query=":INPut:CURRent:RANGe{target}?",
-    auto_set=":INPut:CURRent:AUTO{target} {state}",
-    auto_query=":INPut:CURRent:AUTO{target}?",
-)
-_NUMERIC = NumericCommands(
-    item_count=":NUMeric:NORMal:NUMber {count}",
-    item=":NUMeric:NORMal:ITEM{index} {function},{element}",
-    values_query=":NUMeric:NORMal:VALue?",
-    functions=_NUMERIC_FUNCTIONS,
-)
-_SYNC = SyncCommands(setup=(":STATus:FILTer1 FALL",), wait=":COMMunicate:WAIT 1", clear_query=":STATus:EESR?")
-_RELEASE = (":COMMunicate:REMote OFF",)
+_VOLTS = RangeCommands.of_input("voltage", "V", "VOLTage")
+_AMPS = RangeCommands.of_input("current", "A", "CURRent")
+
 
 WT310 = Dialect(
     family="WT310",
@@ -164,15 +167,11 @@ WT310 = Dialect(
     ),
     # WT310/WT310E answer in the WT300 command set only when told so (they also speak WT200's).
     setup=(*_COMMON_SETUP, ":SYSTem:COMMunicate:COMMand WT300", *_NUMERIC_SETUP),
-    release=_RELEASE,
-    numeric=_NUMERIC,
     sigma_token=None,
-    sync=_SYNC,
     element_target="",  # one element: range commands take no element suffix
     volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
     # WT310E direct input also has 5-200 mA ranges (GS WT310E-01EN); the WT310 starts at 0.5 A.
     amps=RangeInput(_AMPS, (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
-    rate_set=":RATE {rate}",
     rates=_WT300_RATES,
     accuracy=Accuracy(0.001, 0.001, "GS WT310E-01EN: power, 45-66 Hz, ±(0.1 % of reading + 0.1 % of range)"),
     notes=("crest factor 3 ranges; with :INPut:CFACtor 6 every range is half",),
@@ -187,14 +186,8 @@ WT330 = Dialect(
         Variant(r"WT333E", "YokogawaWT330E", 3),
     ),
     setup=(*_COMMON_SETUP, ":SYSTem:COMMunicate:COMMand WT300", *_NUMERIC_SETUP),
-    release=_RELEASE,
-    numeric=_NUMERIC,
-    sigma_token="SIGMA",
-    sync=_SYNC,
-    element_target=":ELEMent{element}",
     volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
-    rate_set=":RATE {rate}",
     rates=_WT300_RATES,
     accuracy=Accuracy(
         0.001, 0.001, "GS WT310E-01EN (WT300E series): power, 45-66 Hz, ±(0.1 % rdg + 0.1 % rng)"
@@ -206,7 +199,6 @@ WT210 = Dialect(
     # The WT210 reports its model code: 760401 (20 A input), 760403 (2 A input).
     variants=(Variant(r"760401|WT210", "YokogawaWT210", 1), Variant(r"760403", "YokogawaWT210", 1)),
     setup=(*_COMMON_SETUP, ":MEASure:NORMal:ITEM:PRESet CLEar", ":MEASure:FORMat ASCII"),
-    release=_RELEASE,
     # The WT210 switches functions on and off rather than numbering items; it reports them in its own
     # fixed function order (V, A, W, PF), which is also the order we ask for.
     numeric=NumericCommands(
@@ -216,7 +208,6 @@ WT210 = Dialect(
         functions=MappingProxyType({"volts": "V", "amps": "A", "watts": "W", "pf": "PF"}),
     ),
     sigma_token=None,
-    sync=_SYNC,
     element_target="",
     volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 150.0, 300.0, 600.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)),
@@ -234,14 +225,8 @@ WT500 = Dialect(
         Variant(r"760203", "YokogawaWT500", 3),
     ),
     setup=(*_COMMON_SETUP, *_NUMERIC_SETUP),
-    release=_RELEASE,
-    numeric=_NUMERIC,
-    sigma_token="SIGMA",
-    sync=_SYNC,
-    element_target=":ELEMent{element}",
     volts=RangeInput(_VOLTS, (15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0)),
-    rate_set=":RATE {rate}",
     rates=_rates("100MS 200MS 500MS 1S 2S 5S 10S 20S"),
     accuracy=Accuracy(0.001, 0.001, "GS 760201-01E (WT500): power, 45-66 Hz, ±(0.1 % rdg + 0.1 % rng)"),
     notes=("unverified against a real WT500",),
@@ -251,14 +236,8 @@ WT1800 = Dialect(
     family="WT1800",
     variants=tuple(Variant(rf"WT180{n}E?", "YokogawaWT1800", n) for n in range(1, 7)),
     setup=(*_COMMON_SETUP, *_NUMERIC_SETUP),
-    release=_RELEASE,
-    numeric=_NUMERIC,
-    sigma_token="SIGMA",
-    sync=_SYNC,
-    element_target=":ELEMent{element}",
     volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)),  # the 50 A element, direct input
-    rate_set=":RATE {rate}",
     rates=_rates("50MS 100MS 200MS 500MS 1S 2S 5S 10S 20S"),
     accuracy=Accuracy(0.0005, 0.001, "GS WT1801-01EN (WT1800): power, 45-66 Hz, ±(0.05 % rdg + 0.1 % rng)"),
     notes=("unverified against a real WT1800; 5 A elements have other current ranges",),
@@ -269,14 +248,8 @@ WT5000 = Dialect(
     # The model field does not say how many elements are fitted (up to 7): pass `channels`.
     variants=(Variant(r"WT5000", "YokogawaWT5000", 1, max_elements=7),),
     setup=(*_COMMON_SETUP, *_NUMERIC_SETUP),
-    release=_RELEASE,
-    numeric=_NUMERIC,
-    sigma_token="SIGMA",
-    sync=_SYNC,
-    element_target=":ELEMent{element}",
     volts=RangeInput(_VOLTS, (1.5, 3.0, 6.0, 10.0, 15.0, 30.0, 60.0, 100.0, 150.0, 300.0, 600.0, 1000.0)),
     amps=RangeInput(_AMPS, (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)),  # the 30 A element (760902), direct input
-    rate_set=":RATE {rate}",
     rates=_rates("10MS 50MS 100MS 200MS 500MS 1S 2S 5S"),
     accuracy=Accuracy(0.0002, 0.0004, "GS WT5000-01EN: power, 45-66 Hz, ±(0.02 % rdg + 0.04 % rng)"),
     notes=("unverified against a real WT5000; element count not in *IDN?",),
