@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +46,22 @@ def combine_channel_flags(channel_flags: Sequence[np.ndarray] | np.ndarray) -> n
 
 
 _QUANTITIES = ("watts", "volts", "amps", "pf", "uncertainty")
+_SAMPLE_COLUMNS = (*_QUANTITIES, "flags")
+"""The columns a trace and each of its channel blocks both have, one row per sample."""
+
+
+def _sample_columns(
+    n: int, watts: np.ndarray, volts: object, amps: object, pf: object, uncertainty: object, flags: object
+) -> dict[str, Any]:
+    """The sample columns from array-likes; a missing quantity is NaN, missing flags are all valid."""
+    return {
+        "watts": watts,
+        "volts": _float_column(volts, n),
+        "amps": _float_column(amps, n),
+        "pf": _float_column(pf, n),
+        "uncertainty": _float_column(uncertainty, n),
+        "flags": np.zeros(n, dtype=np.int8) if flags is None else np.ascontiguousarray(flags, dtype=np.int8),
+    }
 
 
 def _float_column(values: object, length: int | None = None) -> np.ndarray:
@@ -78,29 +94,13 @@ class ChannelBlock:
         flags: object = None,
     ) -> ChannelBlock:
         w = _float_column(watts)
-        n = len(w)
-        f = np.zeros(n, dtype=np.int8) if flags is None else np.ascontiguousarray(flags, dtype=np.int8)
-        return cls(
-            watts=w,
-            volts=_float_column(volts, n),
-            amps=_float_column(amps, n),
-            pf=_float_column(pf, n),
-            uncertainty=_float_column(uncertainty, n),
-            flags=f,
-        )
+        return cls(**_sample_columns(len(w), w, volts, amps, pf, uncertainty, flags))
 
     def __len__(self) -> int:
         return len(self.watts)
 
     def take(self, index: np.ndarray) -> ChannelBlock:
-        return ChannelBlock(
-            watts=self.watts[index],
-            volts=self.volts[index],
-            amps=self.amps[index],
-            pf=self.pf[index],
-            uncertainty=self.uncertainty[index],
-            flags=self.flags[index],
-        )
+        return ChannelBlock(**{name: getattr(self, name)[index] for name in _SAMPLE_COLUMNS})
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,17 +163,10 @@ class Trace:
         """Build a trace from array-likes; `marks` is one mark for every sample or one per sample."""
         t = np.ascontiguousarray(time_ns, dtype=np.int64)
         n = len(t)
-        w = _float_column(watts)
-        f = np.zeros(n, dtype=np.int8) if flags is None else np.ascontiguousarray(flags, dtype=np.int8)
         codes, names = _encode_marks(marks, n)
         return cls(
             time_ns=t,
-            watts=w,
-            volts=_float_column(volts, n),
-            amps=_float_column(amps, n),
-            pf=_float_column(pf, n),
-            uncertainty=_float_column(uncertainty, n),
-            flags=f,
+            **_sample_columns(n, _float_column(watts), volts, amps, pf, uncertainty, flags),
             mark_codes=codes,
             mark_names=names,
             channels=tuple(channels),
@@ -213,14 +206,14 @@ class Trace:
             ChannelBlock(
                 **{
                     name: np.concatenate([getattr(p.channels[c], name) for p in parts])
-                    for name in (*_QUANTITIES, "flags")
+                    for name in _SAMPLE_COLUMNS
                 }
             )
             for c in range(channel_count)
         )
         return cls(
             time_ns=np.concatenate([p.time_ns for p in parts]),
-            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in (*_QUANTITIES, "flags")},
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _SAMPLE_COLUMNS},
             mark_codes=np.concatenate(recoded).astype(np.int32),
             mark_names=tuple(names),
             channels=blocks,
@@ -263,12 +256,7 @@ class Trace:
         return replace(
             self,
             time_ns=self.time_ns[index],
-            watts=self.watts[index],
-            volts=self.volts[index],
-            amps=self.amps[index],
-            pf=self.pf[index],
-            uncertainty=self.uncertainty[index],
-            flags=self.flags[index],
+            **{name: getattr(self, name)[index] for name in _SAMPLE_COLUMNS},
             mark_codes=self.mark_codes[index],
             channels=tuple(block.take(index) for block in self.channels),
             energy_j=None if self.energy_j is None else self.energy_j[index],
