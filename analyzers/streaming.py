@@ -24,6 +24,7 @@ A driver supplies hooks:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import ClassVar
 
@@ -154,7 +155,14 @@ class StreamedAnalyzer(Analyzer):
     def stats(self) -> MeasurementStats:
         with self._sampling_lock:
             self._collect()
-            return self._stats.snapshot()
+            snapshot = self._stats.snapshot()
+            extra = self._stats_extra()
+        return dataclasses.replace(snapshot, extra={**snapshot.extra, **extra}) if extra else snapshot
+
+    def _stats_extra(self) -> dict[str, float]:
+        """The driver's own figures for `stats().extra` (its counters, the device's extremes), read
+        under the sampling lock right after the last samples were collected."""
+        return {}
 
     def close(self) -> None:
         """End a running measurement, then release the device, once. A link too broken to stop is not

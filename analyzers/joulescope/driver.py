@@ -344,24 +344,25 @@ class JoulescopeAnalyzer(StreamedAnalyzer):
             source=self.device,
         )
 
+    def _stats_extra(self) -> dict[str, float]:
+        reducer = self._reducer
+        extra = {
+            "energy_j": self._energy_j,
+            "charge_c": self._charge_c,
+            "full_rate_samples": float(reducer.full_rate_samples if reducer else 0),
+            "missing_samples": float(reducer.missing_samples if reducer else 0),
+        }
+        for name, unit in (("current", "a"), ("voltage", "v"), ("power", "w")):
+            if math.isfinite(self._min[name]):
+                extra[f"full_rate_min_{unit}"] = self._min[name]
+                extra[f"full_rate_max_{unit}"] = self._max[name]
+        return extra
+
     def stats(self) -> MeasurementStats:
-        with self._sampling_lock:
-            self._collect()
-            snapshot = self._stats.snapshot()
-            reducer = self._reducer
-            extra = {
-                "energy_j": self._energy_j,
-                "charge_c": self._charge_c,
-                "full_rate_samples": float(reducer.full_rate_samples if reducer else 0),
-                "missing_samples": float(reducer.missing_samples if reducer else 0),
-            }
-            for name, unit in (("current", "a"), ("voltage", "v"), ("power", "w")):
-                if math.isfinite(self._min[name]):
-                    extra[f"full_rate_min_{unit}"] = self._min[name]
-                    extra[f"full_rate_max_{unit}"] = self._max[name]
+        snapshot = super().stats()
         with self._lock:
-            extra.update(self._accumulators)
-        snapshot = dataclasses.replace(snapshot, extra={**snapshot.extra, **extra})
+            accumulators = dict(self._accumulators)
+        snapshot = dataclasses.replace(snapshot, extra={**snapshot.extra, **accumulators})
         if math.isfinite(self._min["power"]):
             # PTD's min/max are of the readings; at full rate they are the instrument's own extremes.
             snapshot = dataclasses.replace(

@@ -19,7 +19,6 @@ defaults (1 % and 0.5 %) placeholders to replace with the datasheet's.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shutil
 import tempfile
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Identity, MeasurementStats
+from analyzers.base import CAP_AMPS, CAP_ENERGY, CAP_VOLTS, CAP_WATTS, Identity
 from analyzers.errors import AnalyzerConnectionError, AnalyzerError
 from analyzers.monsoon import package
 from analyzers.monsoon.samples import Bins, CsvTail, TimeBins
@@ -205,21 +204,18 @@ class MonsoonAnalyzer(StreamedAnalyzer):
             source=self.device,
         )
 
-    def stats(self) -> MeasurementStats:
-        with self._sampling_lock:
-            self._collect()
-            snapshot = self._stats.snapshot()
-            extra = {
-                "energy_j": self._energy_j,
-                "instrument_samples": float(self._bins.samples),
-                "missing_samples": float(self._bins.missing),
-                "unreadable_rows": float(self._tail.bad_lines),
-                "monsoon_reanchored": float(self._bins.reanchored),
-            }
-            dropped = getattr(self._engine, "dropped", None)
-            if isinstance(dropped, int | float):
-                extra["dropped_reported"] = float(dropped)
-        return dataclasses.replace(snapshot, extra={**snapshot.extra, **extra})
+    def _stats_extra(self) -> dict[str, float]:
+        extra = {
+            "energy_j": self._energy_j,
+            "instrument_samples": float(self._bins.samples),
+            "missing_samples": float(self._bins.missing),
+            "unreadable_rows": float(self._tail.bad_lines),
+            "monsoon_reanchored": float(self._bins.reanchored),
+        }
+        dropped = getattr(self._engine, "dropped", None)
+        if isinstance(dropped, int | float):
+            extra["dropped_reported"] = float(dropped)
+        return extra
 
     # -- closing --------------------------------------------------------------------------------
 
