@@ -58,13 +58,9 @@ class Ranges:
 
 
 @dataclass(frozen=True)
-class MeasurementStats:
-    """Statistics of the current or last measurement, as PTD's `Watts` and `Uncertainty` report them.
-
-    `samples` counts every sample, `errors` the sentinel ones, `valid` the rest. Uncertainty fields are
-    fractions (0.0063 = 0.63 %); `uncertainty_unknown` counts samples with no uncertainty estimate and
-    `uncertainty_invalid` those whose uncertainty is above the source's limit.
-    """
+class WattsSummary:
+    """One entry of PTD's `Watts` reply, `<avg>,<min>,<max>,<samples>,<errors>,<valid>` (W; NaN where
+    PTD printed -1): `samples` counts every sample, `errors` the sentinel ones, `valid` the rest."""
 
     avg_power_w: float
     min_power_w: float
@@ -72,6 +68,16 @@ class MeasurementStats:
     samples: int
     errors: int
     valid: int
+
+
+@dataclass(frozen=True)
+class MeasurementStats(WattsSummary):
+    """Statistics of the current or last measurement, as PTD's `Watts` and `Uncertainty` report them.
+
+    Uncertainty fields are fractions (0.0063 = 0.63 %); `uncertainty_unknown` counts samples with no
+    uncertainty estimate and `uncertainty_invalid` those whose uncertainty is above the source's limit.
+    """
+
     uncertainty_avg: float = float("nan")
     uncertainty_min: float = float("nan")
     uncertainty_max: float = float("nan")

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from analyzers.base import AUTO, RangeRequest, Ranges
 from analyzers.errors import AnalyzerConnectionError, AnalyzerStateError
@@ -50,6 +51,8 @@ from analyzers.ptd.client.transport import (
     connect_with_retries,
 )
 from analyzers.trace import Trace
+
+_Summary = TypeVar("_Summary", WattsSummary, UncertaintySummary)
 
 RL_FORMS = ("RL,*,*", "RL", "DC-RL")
 """The reference director's order: every channel, then the sum only, then a DC meter's command."""
@@ -298,19 +301,19 @@ class PtdClient:
 
     def watts(self, per_channel: bool = False) -> list[WattsSummary]:
         """`Watts` (or `Watts,*`: total then each channel) over the current or last measurement."""
-        command = "Watts,*" if per_channel else "Watts"
-        reply = self.expect(command, lambda r: r.startswith("Watts,"), "a Watts line")
-        try:
-            return parse_watts_reply(reply)
-        except ValueError as error:
-            raise PtdReplyError(self.peer, command, reply, f"cannot parse the reply: {error}") from None
+        return self._summaries("Watts", per_channel, "a Watts line", parse_watts_reply)
 
     def uncertainty(self, per_channel: bool = False) -> list[UncertaintySummary]:
         """`Uncertainty` (or `Uncertainty,*`): the 7-tuple of the total, then one per channel."""
-        command = "Uncertainty,*" if per_channel else "Uncertainty"
-        reply = self.expect(command, lambda r: r.startswith("Uncertainty,"), "an Uncertainty line")
+        return self._summaries("Uncertainty", per_channel, "an Uncertainty line", parse_uncertainty_reply)
+
+    def _summaries(
+        self, name: str, per_channel: bool, described: str, parse: Callable[[str], list[_Summary]]
+    ) -> list[_Summary]:
+        command = f"{name},*" if per_channel else name
+        reply = self.expect(command, lambda r: r.startswith(f"{name},"), described)
         try:
-            return parse_uncertainty_reply(reply)
+            return parse(reply)
         except ValueError as error:
             raise PtdReplyError(self.peer, command, reply, f"cannot parse the reply: {error}") from None
 

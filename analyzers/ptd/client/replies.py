@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from analyzers.base import WattsSummary
 from analyzers.errors import AnalyzerProtocolError
 from analyzers.ptd import wire
 
@@ -169,18 +170,6 @@ def parse_identity(line: str) -> PtdIdentity:
         device_id=",".join(after[6:]).strip(","),
         line=line.strip(),
     )
-
-
-@dataclass(frozen=True)
-class WattsSummary:
-    """One entry of a `Watts` reply: `<avg>,<min>,<max>,<samples>,<errors>,<valid>` (W; NaN when -1)."""
-
-    avg_power_w: float
-    min_power_w: float
-    max_power_w: float
-    samples: int
-    errors: int
-    valid: int
 
 
 @dataclass(frozen=True)
