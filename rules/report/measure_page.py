@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from rules.errors import InputError
 from rules.measure.attribution import Attribution, EnergyShare
 from rules.measure.folder import COMMAND_WINDOW, read_measure_folder
 from rules.measure.kind import MeasureResult
-from rules.report.page import Figure, Page, numbers
+from rules.report.page import Figure, Page, numbers, plotted
 from rules.report.plots import axes, flag_markers, gap_spans, power_line, span, trace_gaps
 from rules.report.summary import result_page
 
@@ -23,11 +22,7 @@ TOP_OPERATORS = 15
 
 def measure_page(result: MeasureResult, attribution: Attribution | None = None) -> Page:
     problems: list[str] = []
-    figures = []
-    try:
-        figures.append(_power_figure(result))
-    except InputError as error:
-        problems.append(f"not plotted: {error}")
+    figures = plotted(lambda: _power_figure(result), problems)
     if result.windows:
         figures.append(_windows_figure(result))
     if attribution is not None:

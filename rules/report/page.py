@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rules.compliance.verdict import Check, Verdict
+from rules.errors import InputError
 
 PLOTLY_ASSET = "plotly.min.js"
 
@@ -54,6 +55,15 @@ def numbers(values: np.ndarray | Sequence[float], digits: int = 6) -> list[float
     for index in missing.tolist():
         listed[index] = None
     return listed
+
+
+def plotted(draw: Callable[[], Figure], problems: list[str]) -> list[Figure]:
+    """[the figure `draw` makes], or none and the reason added to `problems`: a page shows what it can."""
+    try:
+        return [draw()]
+    except InputError as error:
+        problems.append(f"not plotted: {error}")
+        return []
 
 
 def sort_checks(checks: Sequence[Check], sections: Mapping[str, Sequence[str]]) -> dict[str, list[Check]]:

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from rules.errors import InputError
-from rules.report.page import Figure, Page, numbers, sort_checks
+from rules.report.page import Figure, Page, numbers, plotted, sort_checks
 from rules.report.plots import axes, power_line, span
 from rules.report.summary import result_page
 from rules.tiny.energy_runner import read_energy_trace
@@ -20,11 +19,7 @@ SECTIONS = {"windows": ("tiny.",)}
 def tiny_page(result: TinyResult) -> Page:
     placed = sort_checks(result.checks or [], SECTIONS)
     problems: list[str] = []
-    figures = []
-    try:
-        figures.append(_power_figure(result))
-    except InputError as error:
-        problems.append(f"not plotted: {error}")
+    figures = plotted(lambda: _power_figure(result), problems)
     figures.append(_windows_figure(result, placed["windows"]))
     facts = [("windows", str(len(result.windows)))]
     if result.uj_per_inference is not None:
