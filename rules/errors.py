@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,3 +20,12 @@ class InputError(Exception):
     def __reduce__(self) -> tuple[type[InputError], tuple[str, str, int | None]]:
         # Rebuilt from its parts when it crosses to another process (a worker's check, a Dask task).
         return type(self), (self.path, self.reason, self.line)
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Around reading an input file: an OSError becomes the InputError that names it."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})") from exc

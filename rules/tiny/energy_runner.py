@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rules.errors import InputError
+from rules.errors import InputError, reading
 
 ENERGY_FILE = "trace1-energy.bin"
 TIMESTAMPS_FILE = "trace1-timestamps.json"
@@ -60,10 +60,8 @@ def is_energy_folder(directory: Path) -> bool:
 
 def read_energy_trace(directory: Path) -> EnergyTrace:
     path = directory / ENERGY_FILE
-    try:
+    with reading(path):
         data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
     if len(data) < 5 or (len(data) - 1) % 4:
         raise InputError(path, f"is {len(data)} bytes: not a header byte followed by float32 values")
     values = np.frombuffer(data, dtype="<f4", offset=1).astype(np.float64)
@@ -95,10 +93,8 @@ def read_timestamps(path: Path) -> np.ndarray:
 
 def read_run_log(directory: Path) -> RunLog:
     path = directory / LOG_FILE
-    try:
+    with reading(path):
         text = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
     match = _ITER_INFER.search(text)
     if match is None:
         raise InputError(path, "has no iterInfer setting (inferences per window)")

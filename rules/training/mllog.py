@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from analyzers.formats.units import NS_PER_MS
-from rules.errors import InputError
+from rules.errors import InputError, reading
 from rules.training.log_buffer import read_into_buffer
 from rules.training.mllog_block import ReadingBlock, reading_block
 from rules.training.mllog_scan import MARKER, scanned_readings
@@ -66,10 +66,8 @@ class PowerLog:
 
 def read_result_log(path: Path) -> tuple[list[MllogEvent], list[str]]:
     """Decode every MLLOG line of a result log; malformed ones are skipped and reported in the notes."""
-    try:
+    with reading(path):
         text = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
     events: list[MllogEvent] = []
     bad: list[int] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -130,10 +128,8 @@ _TEMPLATE_LEAVES_AT_MOST = 64
 
 def read_power_log(path: Path) -> PowerLog:
     """Read a node or switch log; readings in file order (whether to sort them is the round's rule)."""
-    try:
+    with reading(path):
         data = read_into_buffer(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot be read ({exc.strerror})") from exc
     return parse_power_log(data, path)
 
 
