@@ -100,7 +100,11 @@ class ChannelBlock:
         return len(self.watts)
 
     def take(self, index: np.ndarray) -> ChannelBlock:
-        return ChannelBlock(**{name: getattr(self, name)[index] for name in _SAMPLE_COLUMNS})
+        return ChannelBlock(**{name: column[index] for name, column in self.columns().items()})
+
+    def columns(self) -> dict[str, Any]:
+        """The block's columns by name, as `Trace.from_columns` takes them."""
+        return {name: getattr(self, name) for name in _SAMPLE_COLUMNS}
 
 
 @dataclass(frozen=True, eq=False)

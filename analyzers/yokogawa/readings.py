@@ -171,16 +171,7 @@ def build_trace(rows: RawRows, accuracy: Accuracy, elements: int, has_sigma: boo
         )
     if elements == 1:
         only = blocks[0]
-        trace = Trace.from_columns(
-            time_ns=rows.time_ns,
-            watts=only.watts,
-            volts=only.volts,
-            amps=only.amps,
-            pf=only.pf,
-            uncertainty=only.uncertainty,
-            flags=only.flags,
-            source=source,
-        )
+        trace = Trace.from_columns(time_ns=rows.time_ns, **only.columns(), source=source)
         return _with_marks(trace, rows)
     parts = [b.flags for b in blocks]
     if has_sigma:

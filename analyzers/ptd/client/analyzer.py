@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -313,21 +313,7 @@ class PtdAnalyzer(StreamedAnalyzer):
             }
             if self.daemon is not None:
                 extra.update({f"console_{k}": float(v) for k, v in self.daemon.problem_counts().items()})
-            return MeasurementStats(
-                avg_power_w=watts.avg_power_w,
-                min_power_w=watts.min_power_w,
-                max_power_w=watts.max_power_w,
-                samples=watts.samples,
-                errors=watts.errors,
-                valid=watts.valid,
-                uncertainty_avg=uncertainty.avg,
-                uncertainty_min=uncertainty.min,
-                uncertainty_max=uncertainty.max,
-                uncertainty_invalid=uncertainty.invalid,
-                uncertainty_valid=uncertainty.valid,
-                uncertainty_unknown=uncertainty.unknown,
-                extra=extra,
-            )
+            return MeasurementStats(**asdict(watts), **uncertainty.stats_fields(), extra=extra)
 
     def summary_reply(self, command: str) -> str | None:
         """The upstream daemon's own `Watts`/`Uncertainty` line, so a daemon re-serving it passes it on."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from analyzers.base import WattsSummary
 from analyzers.errors import AnalyzerProtocolError
@@ -185,6 +186,17 @@ class UncertaintySummary:
     invalid: int
     valid: int
     unknown: int
+
+    def stats_fields(self) -> dict[str, Any]:
+        """Its figures under the names `MeasurementStats` gives them (`total` is the Watts samples)."""
+        return {
+            "uncertainty_avg": self.avg,
+            "uncertainty_min": self.min,
+            "uncertainty_max": self.max,
+            "uncertainty_invalid": self.invalid,
+            "uncertainty_valid": self.valid,
+            "uncertainty_unknown": self.unknown,
+        }
 
 
 def _number(text: str) -> float:
