@@ -157,22 +157,12 @@ def analyzer_summary(
         max_amps=tally.max_amps,
         uncertainty_max=_finite(stats.uncertainty_max),
         uncertainty_invalid=stats.uncertainty_invalid,
-        alignment=_alignment_summary(alignment) if alignment is not None else None,
+        alignment=AlignmentSummary.model_validate(alignment, from_attributes=True)
+        if alignment is not None
+        else None,
         corrected=corrected,
     )
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _alignment_summary(alignment: Alignment) -> AlignmentSummary:
-    return AlignmentSummary(
-        samples=alignment.samples,
-        matched=alignment.matched,
-        missing=alignment.missing,
-        unused=alignment.unused,
-        max_abs_error_s=alignment.max_abs_error_s,
-        mean_abs_error_s=alignment.mean_abs_error_s,
-        mean_offset_s=alignment.mean_offset_s,
-    )

@@ -132,16 +132,7 @@ class Session:
         write_record(self.folder, self.info(), names, phases, self.config.interval_ms)
 
     def info(self) -> SessionInfo:
-        return SessionInfo(
-            session_id=self.session_id,
-            label=self.label,
-            state=self.state,
-            created_ns=self.created_ns,
-            client_uuid=self.client_uuid,
-            server_uuid=self.server_uuid,
-            submission_valid=self.submission_valid,
-            failure=self.failure,
-        )
+        return SessionInfo.model_validate(self, from_attributes=True)
 
     # -- the client's calls ----------------------------------------------------------------------
 
