@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Protocol, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -24,7 +26,20 @@ OnFailure = Callable[[Item, BaseException], Outcome]
 _Produced = TypeVar("_Produced", covariant=True)
 
 
-class Executor(Protocol):
+class _Result(Protocol[_Produced]):
+    """What every backend's futures offer: a concurrent.futures.Future and a Dask future alike."""
+
+    def result(self) -> _Produced: ...
+
+
+Submit = Callable[[Item], _Result[Outcome]]
+
+
+class Executor(ABC):
+    """A backend: how one item is submitted, and how many may be in flight at once."""
+
+    window = 1
+
     def run(
         self,
         task: Task[Item, Outcome],
@@ -32,52 +47,56 @@ class Executor(Protocol):
         on_failure: OnFailure[Item, Outcome],
     ) -> Iterator[Outcome]:
         """task(item) for every item, in the items' order."""
-        ...
+        with self._submitting(task) as submit:
+            yield from _in_order(submit, items, self.window, on_failure)
+
+    @abstractmethod
+    def _submitting(self, task: Task[Item, Outcome]) -> AbstractContextManager[Submit[Item, Outcome]]:
+        """A context in which items can be submitted to `task`; leaving it releases the workers."""
 
 
-class InProcess:
-    def run(
-        self,
-        task: Task[Item, Outcome],
-        items: Iterable[Item],
-        on_failure: OnFailure[Item, Outcome],
-    ) -> Iterator[Outcome]:
-        for item in items:
-            try:
-                yield task(item)
-            except Exception as error:  # a bug in one check must not end the walk
-                yield on_failure(item, error)
+class _Done(Generic[_Produced]):
+    """An outcome computed on the spot, offered as a future; a raised error is raised by result()."""
+
+    def __init__(self, compute: Callable[[], _Produced]) -> None:
+        self._value: _Produced | None = None
+        self._error: Exception | None = None
+        try:
+            self._value = compute()
+        except Exception as error:  # a bug in one check must not end the walk
+            self._error = error
+
+    def result(self) -> _Produced:
+        if self._error is not None:
+            raise self._error
+        return cast(_Produced, self._value)
 
 
-class ProcessPool:
+class InProcess(Executor):
+    @contextmanager
+    def _submitting(self, task: Task[Item, Outcome]) -> Iterator[Submit[Item, Outcome]]:
+        yield lambda item: _Done(lambda: task(item))
+
+
+class ProcessPool(Executor):
     """`workers` processes; at most `window` items in flight, so a walk of a huge tree streams."""
 
     def __init__(self, workers: int, window_per_worker: int = 64) -> None:
         self.workers = workers
         self.window = workers * window_per_worker
 
-    def run(
-        self,
-        task: Task[Item, Outcome],
-        items: Iterable[Item],
-        on_failure: OnFailure[Item, Outcome],
-    ) -> Iterator[Outcome]:
+    @contextmanager
+    def _submitting(self, task: Task[Item, Outcome]) -> Iterator[Submit[Item, Outcome]]:
         # fork where the platform has it: workers start in milliseconds with every module already
         # imported (spawn would import numpy and pyarrow again in each).
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            yield from _in_order(lambda item: pool.submit(task, item), items, self.window, on_failure)
-
-
-class _Result(Protocol[_Produced]):
-    """What both backends' futures offer: a concurrent.futures.Future and a Dask future alike."""
-
-    def result(self) -> _Produced: ...
+            yield lambda item: pool.submit(task, item)
 
 
 def _in_order(
-    submit: Callable[[Item], _Result[Outcome]],
+    submit: Submit[Item, Outcome],
     items: Iterable[Item],
     window: int,
     on_failure: OnFailure[Item, Outcome],
@@ -105,7 +124,7 @@ class DaskUnavailable(Exception):
     """The Dask backend cannot run (no `distributed`, no scheduler at the address): one sentence."""
 
 
-class DaskCluster:
+class DaskCluster(Executor):
     """Each item a Dask task; at most `window` in flight, outcomes in the items' order.
 
     `address` is a scheduler (`tcp://host:8786`) whose workers have this package installed and see
@@ -116,17 +135,11 @@ class DaskCluster:
         self.address = address
         self.window = window
 
-    def run(
-        self,
-        task: Task[Item, Outcome],
-        items: Iterable[Item],
-        on_failure: OnFailure[Item, Outcome],
-    ) -> Iterator[Outcome]:
+    @contextmanager
+    def _submitting(self, task: Task[Item, Outcome]) -> Iterator[Submit[Item, Outcome]]:
         client, cluster = self._connect()
         try:
-            yield from _in_order(
-                lambda item: client.submit(task, item, pure=False), items, self.window, on_failure
-            )
+            yield lambda item: client.submit(task, item, pure=False)
         finally:
             client.close()
             if cluster is not None:
