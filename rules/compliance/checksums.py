@@ -17,7 +17,7 @@ from importlib import resources
 from analyzers.formats.mlperf_layout import CLIENT_JSON, REQUIRED_PATHS, SERVER_JSON
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, noted, passed
 from rules.result_files import ResultFiles
 
 REFERENCE_HANDSHAKE = "mlcommons/power"
@@ -71,9 +71,9 @@ def check_sources(record: SessionRecord, side: str, policy: CompliancePolicy) ->
     where = f"{record.path}"
     tool = tool_of(record)
     if tool != REFERENCE_HANDSHAKE:
-        return Check(
+        return policy.judged(
             check_id,
-            policy.verdict("foreign_tool"),
+            "foreign_tool",
             f"{where}: made by {tool} (first message {record.handshake!r}), not the MLCommons reference "
             "tool; its sources are its own and are not on the MLCommons allow-list",
         )
@@ -82,25 +82,21 @@ def check_sources(record: SessionRecord, side: str, policy: CompliancePolicy) ->
     cutoff = policy.checker_date or dt.date.max
     accepted = [d for d in matches if d <= cutoff]
     if accepted:
-        return Check(
-            check_id, Verdict.PASS, f"{where}: sources match the allow-list entry first seen {accepted[0]}"
-        )
+        return passed(check_id, f"{where}: sources match the allow-list entry first seen {accepted[0]}")
     if policy.sources_per_file_any_of and _per_file_match(record.sources, allow.per_file_any_of):
-        return Check(
+        return passed(
             check_id,
-            Verdict.PASS,
             f"{where}: every source file's sha1 is on the early-2021 per-file allow-list",
         )
     if matches:
-        return Check(
+        return policy.judged(
             check_id,
-            policy.verdict("sources_later"),
+            "sources_later",
             f"{where}: sources match only the allow-list entry first seen {matches[0]}, after this round's "
             f"checker ({cutoff}); MLCommons accepted that tree later",
         )
-    return Check(
+    return failed(
         check_id,
-        Verdict.FAIL,
         f"{where}: sources are on no MLCommons allow-list entry ({_nearest_difference(record.sources, allow)})",
     )
 
@@ -157,17 +153,15 @@ def check_results(files: ResultFiles, client: SessionRecord, server: SessionReco
         else ""
     )
     if problems:
-        return Check("results.checksums", Verdict.FAIL, "; ".join(problems[:4]) + note)
+        return failed("results.checksums", "; ".join(problems[:4]) + note)
     if line_endings:
-        return Check(
+        return noted(
             "results.checksums",
-            Verdict.INFO,
             f"{', '.join(line_endings)}: the recorded sha1 matches after line-ending normalisation only "
             f"(line endings changed after recording, e.g. by a repository; not a content change){note}",
         )
-    return Check(
+    return passed(
         "results.checksums",
-        Verdict.PASS,
         f"all {len(required)} required result files match their recorded sha1{note}",
     )
 

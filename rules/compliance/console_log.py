@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
 from analyzers.formats.ptd_time import parse_ptd_time_matrix
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, passed, warned
 
 _STAMP_LENGTH = 23  # MM-DD-YYYY HH:MM:SS.fff, then ": "
 _MESSAGE_START = _STAMP_LENGTH + 2
@@ -133,12 +133,12 @@ def read_console_log(path: str, content: bytes | None = None) -> ConsoleLog:
     # The one pattern that needs a regular expression runs on the WARNING lines only (at once: a log
     # can hold one per sample).
     uncertainty_above = np.zeros(len(starts), dtype=bool)
-    warned = np.flatnonzero(warnings)
-    if len(warned):
+    with_warning = np.flatnonzero(warnings)
+    if len(with_warning):
         found = pc.match_substring_regex(
-            _arrow_strings(text, starts[warned] + _MESSAGE_START, ends[warned]), UNCERTAINTY_ABOVE
+            _arrow_strings(text, starts[with_warning] + _MESSAGE_START, ends[with_warning]), UNCERTAINTY_ABOVE
         )
-        uncertainty_above[warned] = np.asarray(found, dtype=bool)
+        uncertainty_above[with_warning] = np.asarray(found, dtype=bool)
     return ConsoleLog(
         path=path,
         data=text,
@@ -209,25 +209,22 @@ def check_uncertainty_activated(log: ConsoleLog, session_name: str) -> Check:
     ]
     ranging = log.phase_ns(session_name, "ranging")
     if not len(hits):
-        return Check(
+        return failed(
             "ptd_log.uncertainty_activated",
-            Verdict.FAIL,
             f"{log.path}: no 'Uncertainty checking for <model> is activated' line",
         )
     first = int(hits[0])
     if ranging is None:
-        return Check(
+        return failed(
             "ptd_log.uncertainty_activated",
-            Verdict.FAIL,
             f"{log.path}: no Go with mark '{session_name}_ranging'",
         )
     if log.time_ns[first] >= ranging[0]:
-        return Check(
+        return failed(
             "ptd_log.uncertainty_activated",
-            Verdict.FAIL,
             f"{log.quote(first)} comes after ranging started",
         )
-    return Check("ptd_log.uncertainty_activated", Verdict.PASS, f"{log.quote(first)}, before ranging")
+    return passed("ptd_log.uncertainty_activated", f"{log.quote(first)}, before ranging")
 
 
 def check_errors(log: ConsoleLog, session_name: str) -> Check:
@@ -236,11 +233,10 @@ def check_errors(log: ConsoleLog, session_name: str) -> Check:
     ranging = log.phase_ns(session_name, "ranging")
     rows = np.flatnonzero(log.errors)
     if not len(rows):
-        return Check("ptd_log.errors", Verdict.PASS, f"{log.path}: no ERROR line")
+        return passed("ptd_log.errors", f"{log.path}: no ERROR line")
     if ranging is None:
-        return Check(
+        return failed(
             "ptd_log.errors",
-            Verdict.FAIL,
             f"{log.path}: ERROR lines and no ranging Go to place them ({log.quote(int(rows[0]))})",
         )
     messages = log.messages_of(rows)
@@ -251,21 +247,19 @@ def check_errors(log: ConsoleLog, session_name: str) -> Check:
         common |= np.asarray(pc.starts_with(messages, prefix), dtype=bool)
     usb = np.asarray(pc.starts_with(messages, ACCEPTED_TESTING_ERROR), dtype=bool)
     failing = rows[~in_ranging & ~usb]
-    warned = rows[(in_ranging & ~common) | (~in_ranging & usb)]
+    accepted = rows[(in_ranging & ~common) | (~in_ranging & usb)]
     summary = f"{len(rows)} ERROR lines ({int(in_ranging.sum())} in ranging, {int((in_ranging & common).sum())} of them the usual autorange ones)"
     if len(failing):
-        return Check(
+        return failed(
             "ptd_log.errors",
-            Verdict.FAIL,
             f"{summary}; {len(failing)} outside ranging, first {log.quote(int(failing[0]))}",
         )
-    if len(warned):
-        return Check(
+    if len(accepted):
+        return warned(
             "ptd_log.errors",
-            Verdict.WARN,
-            f"{summary}; {len(warned)} accepted as warnings (uncommon in ranging or 'USB.'), first {log.quote(int(warned[0]))}",
+            f"{summary}; {len(accepted)} accepted as warnings (uncommon in ranging or 'USB.'), first {log.quote(int(accepted[0]))}",
         )
-    return Check("ptd_log.errors", Verdict.PASS, f"{log.path}: {summary}; none outside ranging")
+    return passed("ptd_log.errors", f"{log.path}: {summary}; none outside ranging")
 
 
 def check_warnings(log: ConsoleLog, window_ns: tuple[int, int]) -> Check:
@@ -273,11 +267,8 @@ def check_warnings(log: ConsoleLog, window_ns: tuple[int, int]) -> Check:
     inside = (log.time_ns > window_ns[0]) & (log.time_ns < window_ns[1])
     rows = np.flatnonzero(log.warnings & ~log.uncertainty_above & inside)
     if len(rows):
-        return Check(
+        return warned(
             "ptd_log.warnings",
-            Verdict.WARN,
             f"{len(rows)} PTD WARNING line(s) inside the testing window, first {log.quote(int(rows[0]))}",
         )
-    return Check(
-        "ptd_log.warnings", Verdict.PASS, f"{log.path}: no other PTD WARNING inside the testing window"
-    )
+    return passed("ptd_log.warnings", f"{log.path}: no other PTD WARNING inside the testing window")

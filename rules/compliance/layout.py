@@ -11,7 +11,7 @@ from analyzers.formats.mlperf_layout import (
     RUN_FILES,
     TESTING_DIR,
 )
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, passed
 from rules.result_files import ResultFiles
 
 
@@ -36,9 +36,8 @@ def check_layout(files: ResultFiles) -> Check:
             parts.append(
                 f"not allowed there (the submission checker lists these folders exactly): {', '.join(extra)}"
             )
-        return Check("files.layout", Verdict.FAIL, f"{directory}: " + "; ".join(parts))
-    return Check(
+        return failed("files.layout", f"{directory}: " + "; ".join(parts))
+    return passed(
         "files.layout",
-        Verdict.PASS,
         f"{directory}: power/, ranging/ and run_1/ hold exactly the required files",
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rules.compliance.policy import CompliancePolicy
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, noted, passed
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def check_backwards_time(logs: Sequence[BackwardsTime], policy: CompliancePolicy
     """Readings out of time order: harmless where the round sorts them, a changed energy where it
     integrates in file order (MLPerf Training v4.0), so the rule set says how much it matters."""
     if not logs:
-        return Check("training.time_order", Verdict.PASS, "every node log's power_reading times go forward")
+        return passed("training.time_order", "every node log's power_reading times go forward")
     first = logs[0]
     total = sum(log.count for log in logs)
     return Check(
@@ -56,27 +56,24 @@ def check_training_readings(
     rules = policy.training
     if without_energy:
         return [
-            Check(
+            failed(
                 "training.readings",
-                Verdict.FAIL,
                 f"{without_energy} node log(s) give no energy under {policy.ruleset}, so their readings "
                 "are not judged",
             )
         ]
     if not nodes:
-        return [Check("training.readings", Verdict.FAIL, "no node power log to judge")]
+        return [failed("training.readings", "no node power log to judge")]
     few = [n for n in nodes if n.readings < rules.min_node_readings]
     fewest = min(nodes, key=lambda n: n.readings)
     if few:
-        count = Check(
+        count = failed(
             "training.readings",
-            Verdict.FAIL,
             f"{len(few)} of {len(nodes)} node logs hold under {rules.min_node_readings} readings, e.g. {few[0].name}: {few[0].readings}",
         )
     else:
-        count = Check(
+        count = passed(
             "training.readings",
-            Verdict.PASS,
             f"every one of {len(nodes)} node logs holds ≥ {rules.min_node_readings} readings (fewest {fewest.readings}, {fewest.name})",
         )
     slow = [n for n in nodes if n.rate_hz < rules.min_rate_hz]
@@ -89,9 +86,8 @@ def check_training_readings(
             f"slowest {slowest.name}: {slowest.rate_hz:.3f} Hz ({slowest.readings} readings in {slowest.window_s:.0f} s)",
         )
     else:
-        rate = Check(
+        rate = passed(
             "training.sampling_rate",
-            Verdict.PASS,
             f"every node log reads at ≥ {rules.min_rate_hz:g} Hz (slowest {slowest.rate_hz:.3f} Hz)",
         )
     return [count, rate, _coverage(nodes, rules.max_uncovered_s)]
@@ -102,52 +98,43 @@ def _coverage(nodes: Sequence[NodeReadings], limit_s: float) -> Check:
     short = [n for n in nodes if n.uncovered_s > limit_s]
     if short:
         worst = max(short, key=lambda n: n.uncovered_s)
-        return Check(
+        return failed(
             "training.coverage",
-            Verdict.FAIL,
             f"{len(short)} of {len(nodes)} node logs do not cover their run: {worst.name} misses "
             f"{worst.uncovered_s:.1f} s of it (limit {limit_s:g} s); its readings end early or start late",
         )
-    return Check(
-        "training.coverage", Verdict.PASS, f"every node log's readings span its run (within {limit_s:g} s)"
-    )
+    return passed("training.coverage", f"every node log's readings span its run (within {limit_s:g} s)")
 
 
 def check_training_runs(benchmark: str, runs: int, policy: CompliancePolicy) -> Check:
     """Enough runs for the benchmark (10, or 40 for unet3d): fewer cannot give the round's Olympic mean."""
     table = policy.training.required_runs
     if not table:
-        return Check(
-            "training.runs", Verdict.INFO, f"{policy.ruleset} sets no required run count ({runs} runs)"
-        )
+        return noted("training.runs", f"{policy.ruleset} sets no required run count ({runs} runs)")
     required = int(table.get(benchmark, table.get("default", 0)))
     if runs < required:
-        return Check(
+        return failed(
             "training.runs",
-            Verdict.FAIL,
             f"{runs} runs (result_*.txt) for {benchmark}, {required} required by {policy.ruleset}",
         )
-    return Check("training.runs", Verdict.PASS, f"{runs} runs for {benchmark} ({required} required)")
+    return passed("training.runs", f"{runs} runs for {benchmark} ({required} required)")
 
 
 def check_tiny_windows(durations_s: Sequence[float], policy: CompliancePolicy) -> Check:
     rules = policy.tiny
     short = [(i + 1, d) for i, d in enumerate(durations_s) if d < rules.min_window_s]
     if len(durations_s) < rules.windows:
-        return Check(
+        return failed(
             "tiny.windows",
-            Verdict.FAIL,
             f"{len(durations_s)} energy windows, {rules.windows} required",
         )
     if short:
         index, seconds = short[0]
-        return Check(
+        return failed(
             "tiny.windows",
-            Verdict.FAIL,
             f"{len(short)} window(s) under {rules.min_window_s:g} s, e.g. window {index}: {seconds:.3f} s",
         )
-    return Check(
+    return passed(
         "tiny.windows",
-        Verdict.PASS,
         f"{len(durations_s)} windows, shortest {min(durations_s):.3f} s (≥ {rules.min_window_s:g} s each)",
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rules.compliance.verdict import Verdict
+from rules.compliance.verdict import Check, Verdict
 from rules.rulesets import Ruleset
 
 CURRENT_ANALYZERS = {
@@ -75,6 +75,10 @@ class CompliancePolicy:
     def verdict(self, name: str) -> Verdict:
         """The verdict this rule set gives to a finding whose severity differs between rule sets."""
         return self.verdicts.get(name, DEFAULT_VERDICTS[name])
+
+    def judged(self, check_id: str, finding: str, message: str) -> Check:
+        """`check_id` with this rule set's verdict for `finding` (see `verdict`)."""
+        return Check(check_id, self.verdict(finding), message)
 
 
 DEFAULT_VERDICTS: dict[str, Verdict] = {

@@ -8,8 +8,10 @@ range factors it accepts; both Stop patterns are accepted, as the reference chec
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 from analyzers.trace import Trace
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import PtdExchange, SessionRecord
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, Verdict, failed, passed
 
 HELLO_REPLY = "Hello, PTDaemon here!"
 STOP_REPLY = "Stopping untimed measurement"
@@ -63,20 +65,39 @@ def testing_uncertainty_reply(server: SessionRecord) -> str | None:
 
 
 def _no_ptd(server: SessionRecord, check_id: str, policy: CompliancePolicy) -> Check:
-    return Check(
+    return policy.judged(
         check_id,
-        policy.verdict("unlisted_analyzer"),
+        "unlisted_analyzer",
         f"{server.path}: no ptd_messages recorded; the analyzer was not driven through SPEC PTDaemon's protocol",
     )
 
 
-def check_identity(server: SessionRecord, policy: CompliancePolicy) -> Check:
-    sequence = find_sequence(server)
-    if sequence is None:
-        return _no_ptd(server, "ptd.identity", policy)
+_SequenceCheck = Callable[[SessionRecord, PtdSequence, CompliancePolicy], Check]
+
+
+def _of_sequence(
+    check_id: str,
+) -> Callable[[_SequenceCheck], Callable[[SessionRecord, CompliancePolicy], Check]]:
+    """A check of the recorded PTD exchanges; where none were recorded, the rule set's verdict for that."""
+
+    def decorate(check: _SequenceCheck) -> Callable[[SessionRecord, CompliancePolicy], Check]:
+        @functools.wraps(check)
+        def checked(server: SessionRecord, policy: CompliancePolicy) -> Check:
+            sequence = find_sequence(server)
+            if sequence is None:
+                return _no_ptd(server, check_id, policy)
+            return check(server, sequence, policy)
+
+        return checked
+
+    return decorate
+
+
+@_of_sequence("ptd.identity")
+def check_identity(server: SessionRecord, sequence: PtdSequence, policy: CompliancePolicy) -> Check:
     identify = next((e.reply for e in sequence.exchanges if e.cmd == "Identify"), "")
     if not identify:
-        return Check("ptd.identity", Verdict.FAIL, f"{server.path}: no reply to Identify in ptd_messages")
+        return failed("ptd.identity", f"{server.path}: no reply to Identify in ptd_messages")
     model = identify.split(",")[0]
     version_match = _VERSION.search(identify)
     version = version_match.group(1) if version_match else "?"
@@ -88,7 +109,7 @@ def check_identity(server: SessionRecord, policy: CompliancePolicy) -> Check:
             f"PTD version {version} is not allowed by {policy.ruleset} (allowed: {', '.join(policy.ptd_versions)})"
         )
     if not problems:
-        return Check("ptd.identity", Verdict.PASS, f"{server.path}: {model} behind PTD {version}")
+        return passed("ptd.identity", f"{server.path}: {model} behind PTD {version}")
     # A known meter behind a PTD version this round does not allow is a plain failure; an unknown
     # model means another daemon or meter altogether, judged as the rule set says.
     verdict = Verdict.FAIL if model in policy.analyzers else policy.verdict("unlisted_analyzer")
@@ -100,15 +121,13 @@ def check_identity(server: SessionRecord, policy: CompliancePolicy) -> Check:
 def check_device_type(server: SessionRecord, policy: CompliancePolicy) -> Check:
     """Every analyzer's `ptd_config` entry (a list, or one object in folders before 2025)."""
     if not server.ptd_configs:
-        return Check(
-            "ptd.device_type", policy.verdict("unlisted_analyzer"), f"{server.path}: no ptd_config recorded"
-        )
+        return policy.judged("ptd.device_type", "unlisted_analyzer", f"{server.path}: no ptd_config recorded")
     checks = [_device_type(server, policy, n, config) for n, config in enumerate(server.ptd_configs, 1)]
-    failed = [c for c in checks if c.verdict != Verdict.PASS]
-    if not failed:
-        return Check("ptd.device_type", Verdict.PASS, "; ".join(c.message for c in checks))
-    worst = max(failed, key=lambda c: _SEVERITY[c.verdict])
-    return Check("ptd.device_type", worst.verdict, "; ".join(c.message for c in failed))
+    not_passed = [c for c in checks if c.verdict != Verdict.PASS]
+    if not not_passed:
+        return passed("ptd.device_type", "; ".join(c.message for c in checks))
+    worst = max(not_passed, key=lambda c: _SEVERITY[c.verdict])
+    return Check("ptd.device_type", worst.verdict, "; ".join(c.message for c in not_passed))
 
 
 _SEVERITY = {Verdict.PASS: 0, Verdict.INFO: 1, Verdict.WARN: 2, Verdict.FAIL: 3}
@@ -121,16 +140,16 @@ def _device_type(
     device = config.get("device_type")
     supported = sorted(set(policy.analyzers.values()))
     if device is None:
-        return Check(
+        return policy.judged(
             "ptd.device_type",
-            policy.verdict("unlisted_analyzer"),
+            "unlisted_analyzer",
             f"{where}: ptd_config records no PTD device type (for a ptd:// analyzer, set "
             "`device_type` in the director's configuration)",
         )
     if device not in supported:
-        return Check(
+        return policy.judged(
             "ptd.device_type",
-            policy.verdict("unlisted_analyzer"),
+            "unlisted_analyzer",
             f"{where}: PTD device type {device} is not supported by {policy.ruleset} ({', '.join(map(str, supported))})",
         )
     channels = config.get("channel")
@@ -138,18 +157,15 @@ def _device_type(
         name for name, number in policy.analyzers.items() if number == device and "multichannel" in name
     ]
     if multichannel and not (isinstance(channels, list) and len(channels) == 2):
-        return Check(
+        return failed(
             "ptd.device_type",
-            Verdict.FAIL,
             f"{where}: device type {device} ({multichannel[0]}) needs two channels, ptd_config has {channels}",
         )
-    return Check("ptd.device_type", Verdict.PASS, f"{where}: device type {device}, channels {channels}")
+    return passed("ptd.device_type", f"{where}: device type {device}, channels {channels}")
 
 
-def check_replies(server: SessionRecord, policy: CompliancePolicy) -> Check:
-    sequence = find_sequence(server)
-    if sequence is None:
-        return _no_ptd(server, "ptd.replies", policy)
+@_of_sequence("ptd.replies")
+def check_replies(server: SessionRecord, sequence: PtdSequence, policy: CompliancePolicy) -> Check:
     wrong = []
     measuring = False
     for index, exchange in enumerate(sequence.exchanges):
@@ -171,17 +187,13 @@ def check_replies(server: SessionRecord, policy: CompliancePolicy) -> Check:
         if expected is not None and exchange.reply != expected:
             wrong.append(f"#{index} {cmd!r} got {exchange.reply!r}, expected {expected!r}")
     if wrong:
-        return Check("ptd.replies", Verdict.FAIL, f"{server.path}: " + "; ".join(wrong[:3]))
-    return Check(
-        "ptd.replies", Verdict.PASS, f"{server.path}: every Hello, SR, Go and Stop got PTD's exact reply"
-    )
+        return failed("ptd.replies", f"{server.path}: " + "; ".join(wrong[:3]))
+    return passed("ptd.replies", f"{server.path}: every Hello, SR, Go and Stop got PTD's exact reply")
 
 
-def check_sequence(server: SessionRecord, policy: CompliancePolicy) -> Check:
+@_of_sequence("ptd.sequence")
+def check_sequence(server: SessionRecord, sequence: PtdSequence, policy: CompliancePolicy) -> Check:
     """Ranging then testing, each one Go at the rule set's interval, untimed, marked `<session>_<mode>`."""
-    sequence = find_sequence(server)
-    if sequence is None:
-        return _no_ptd(server, "ptd.sequence", policy)
     problems = []
     gos = [(i, e.cmd) for i, e in enumerate(sequence.exchanges) if e.cmd.startswith("Go")]
     expected_marks = [f"{server.session_name}_ranging", f"{server.session_name}_testing"]
@@ -202,15 +214,14 @@ def check_sequence(server: SessionRecord, policy: CompliancePolicy) -> Check:
             if not following or following[0] != "Stop":
                 problems.append(f"the {name} Go is not followed by a Stop")
     if problems:
-        return Check("ptd.sequence", Verdict.FAIL, f"{server.path}: " + "; ".join(problems))
+        return failed("ptd.sequence", f"{server.path}: " + "; ".join(problems))
     era = (
         "current (RL, Watts and Uncertainty read after Stop)"
         if any(e.cmd == "Uncertainty" for e in sequence.exchanges)
         else "2021–2022 (second Stop, no Uncertainty read)"
     )
-    return Check(
+    return passed(
         "ptd.sequence",
-        Verdict.PASS,
         f"{server.path}: ranging then testing at {policy.sampling_interval_ms} ms, director era {era}",
     )
 
@@ -221,9 +232,8 @@ def check_testing_ranges(server: SessionRecord, ranging: Trace | None, policy: C
     if sequence is None:
         return _no_ptd(server, "ptd.testing_ranges", policy)
     if sequence.ranging_go is None or sequence.testing_go is None:
-        return Check(
+        return failed(
             "ptd.testing_ranges",
-            Verdict.FAIL,
             f"{server.path}: no ranging and testing Go to compare ranges between",
         )
     before_ranging = [e.cmd for e in sequence.exchanges[: sequence.ranging_go] if e.cmd.startswith("SR,")]
@@ -250,23 +260,20 @@ def check_testing_ranges(server: SessionRecord, ranging: Trace | None, policy: C
             allowed = " or ".join(f"{f:g} ×" for f in policy.amps_range_factors)
             problems.append(f"SR,A,{amps:g} is not {allowed} the ranging maximum {max_a:g} A")
     if problems:
-        return Check("ptd.testing_ranges", Verdict.FAIL, f"{server.path}: " + "; ".join(problems))
+        return failed("ptd.testing_ranges", f"{server.path}: " + "; ".join(problems))
     assert volts is not None and amps is not None
-    return Check(
+    return passed(
         "ptd.testing_ranges",
-        Verdict.PASS,
         f"{server.path}: testing ranges {volts:g} V / {amps:g} A follow the ranging maxima (no autorange in testing)",
     )
 
 
-def check_ranges_restored(server: SessionRecord, policy: CompliancePolicy) -> Check:
-    sequence = find_sequence(server)
-    if sequence is None:
-        return _no_ptd(server, "ptd.ranges_restored", policy)
+@_of_sequence("ptd.ranges_restored")
+def check_ranges_restored(server: SessionRecord, sequence: PtdSequence, policy: CompliancePolicy) -> Check:
     rr = next((e.reply for e in sequence.exchanges if e.cmd.startswith("RR")), "")
     fields = rr.split(",")
     if len(fields) < 5 or fields[0] != "Ranges":
-        return Check("ptd.ranges_restored", Verdict.FAIL, f"{server.path}: no usable RR reply ({rr!r})")
+        return failed("ptd.ranges_restored", f"{server.path}: no usable RR reply ({rr!r})")
     initial = {"A": _initial(fields[1], fields[2]), "V": _initial(fields[3], fields[4])}
     after = [e.cmd for e in sequence.exchanges[(sequence.testing_go or 0) + 1 :] if e.cmd.startswith("SR,")]
     problems = []
@@ -276,10 +283,9 @@ def check_ranges_restored(server: SessionRecord, policy: CompliancePolicy) -> Ch
         if restored is None or not _same_range(restored, value):
             problems.append(f"{quantity} range left at {restored or 'the testing value'}, initially {value}")
     if problems:
-        return Check("ptd.ranges_restored", Verdict.FAIL, f"{server.path}: " + "; ".join(problems))
-    return Check(
+        return failed("ptd.ranges_restored", f"{server.path}: " + "; ".join(problems))
+    return passed(
         "ptd.ranges_restored",
-        Verdict.PASS,
         f"{server.path}: ranges restored to A {initial['A']}, V {initial['V']}",
     )
 

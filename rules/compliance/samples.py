@@ -10,7 +10,7 @@ import numpy as np
 
 from analyzers.trace import Trace
 from rules.compliance.policy import CompliancePolicy
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, passed
 from rules.window import WindowStats, whole_samples_due
 
 
@@ -22,39 +22,35 @@ def check_count(stats: WindowStats, where: str, policy: CompliancePolicy) -> Che
     fraction = stats.samples / due if due > 0 else 0.0
     text = f"{where}: {stats.samples} samples in the {stats.window_s:.3f} s window, {expected:.1f} expected at {policy.sampling_interval_ms} ms"
     if fraction < policy.min_sample_fraction:
-        return Check(
+        return failed(
             "samples.count",
-            Verdict.FAIL,
             f"{text} ({fraction:.1%}, under the {policy.min_sample_fraction:.0%} required)",
         )
-    return Check("samples.count", Verdict.PASS, f"{text} ({fraction:.1%})")
+    return passed("samples.count", f"{text} ({fraction:.1%})")
 
 
 def check_gap(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check:
     gap = stats.longest_gap_s
     if gap is None:
-        return Check("samples.gap", Verdict.FAIL, f"{where}: no window to measure gaps in")
+        return failed("samples.gap", f"{where}: no window to measure gaps in")
     if gap > policy.max_gap_s:
-        return Check(
+        return failed(
             "samples.gap",
-            Verdict.FAIL,
             f"{where}: the longest stretch without a counted sample in the window is {gap:.3f} s (limit {policy.max_gap_s:g} s)",
         )
-    return Check(
-        "samples.gap", Verdict.PASS, f"{where}: longest gap {gap:.3f} s (limit {policy.max_gap_s:g} s)"
-    )
+    return passed("samples.gap", f"{where}: longest gap {gap:.3f} s (limit {policy.max_gap_s:g} s)")
 
 
 def check_sentinels(stats: WindowStats, where: str, policy: CompliancePolicy) -> Check:
     count = stats.sentinel_errors + stats.sentinel_missed + stats.non_positive
     if count:
-        return Check(
+        return policy.judged(
             "samples.sentinels",
-            policy.verdict("sentinels_in_window"),
+            "sentinels_in_window",
             f"{where}: {stats.sentinel_errors} error (-1), {stats.sentinel_missed} missed (-2) and "
             f"{stats.non_positive} zero, negative, infinite or implausible samples inside the window (dropped from the MLPerf mean)",
         )
-    return Check("samples.sentinels", Verdict.PASS, f"{where}: no -1/-2 sentinel inside the window")
+    return passed("samples.sentinels", f"{where}: no -1/-2 sentinel inside the window")
 
 
 def check_monotonic(traces: dict[str, Trace]) -> Check:
@@ -66,22 +62,19 @@ def check_monotonic(traces: dict[str, Trace]) -> Check:
                 f"{where}: {len(backwards)} sample(s) earlier than the one before (first after sample {int(backwards[0]) + 1})"
             )
     if problems:
-        return Check("samples.monotonic", Verdict.FAIL, "; ".join(problems))
-    return Check("samples.monotonic", Verdict.PASS, f"timestamps never go backwards in {', '.join(traces)}")
+        return failed("samples.monotonic", "; ".join(problems))
+    return passed("samples.monotonic", f"timestamps never go backwards in {', '.join(traces)}")
 
 
 def check_analyzers(merged: bool, skew_ns: int, where: str, policy: CompliancePolicy) -> Check:
     """Merged multi-analyzer lines: the reference pairs them by index; their own timestamps must agree."""
     if not merged:
-        return Check("samples.analyzers", Verdict.PASS, f"{where}: one analyzer, nothing to align")
+        return passed("samples.analyzers", f"{where}: one analyzer, nothing to align")
     skew_ms = skew_ns / 1e6
     if skew_ms > policy.max_analyzer_skew_ms:
-        return Check(
+        return failed(
             "samples.analyzers",
-            Verdict.FAIL,
             f"{where}: analyzer timestamps on one merged line differ by up to {skew_ms:.1f} ms "
             f"(limit {policy.max_analyzer_skew_ms:g} ms): samples paired by index, not time",
         )
-    return Check(
-        "samples.analyzers", Verdict.PASS, f"{where}: merged analyzers agree within {skew_ms:.1f} ms"
-    )
+    return passed("samples.analyzers", f"{where}: merged analyzers agree within {skew_ms:.1f} ms")

@@ -7,7 +7,7 @@ import uuid
 
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, passed
 
 _HANDSHAKE = re.compile(r"^(?P<tool>\S+) client v(?P<version>\d+)$")
 
@@ -27,22 +27,20 @@ def check_uuid(client: SessionRecord, server: SessionRecord) -> Check:
                 f"{role} UUID differs: client.json {client.uuid.get(role)}, server.json {server.uuid.get(role)}"
             )
     if problems:
-        return Check("session.uuid", Verdict.FAIL, "; ".join(problems))
-    return Check(
+        return failed("session.uuid", "; ".join(problems))
+    return passed(
         "session.uuid",
-        Verdict.PASS,
         f"client {client.uuid['client']} and server {client.uuid['server']} UUIDs agree",
     )
 
 
 def check_name(client: SessionRecord, server: SessionRecord) -> Check:
     if client.session_name != server.session_name:
-        return Check(
+        return failed(
             "session.name",
-            Verdict.FAIL,
             f"session name differs: client.json {client.session_name!r}, server.json {server.session_name!r}",
         )
-    return Check("session.name", Verdict.PASS, f"session {client.session_name!r} on both sides")
+    return passed("session.name", f"session {client.session_name!r} on both sides")
 
 
 def check_messages(client: SessionRecord, server: SessionRecord, policy: CompliancePolicy) -> Check:
@@ -81,16 +79,15 @@ def check_messages(client: SessionRecord, server: SessionRecord, policy: Complia
             )
             break
     if problems:
-        return Check("session.messages", Verdict.FAIL, "; ".join(problems))
+        return failed("session.messages", "; ".join(problems))
     tail = f" (+{len(extra)} server-side upload, allowed in this round)" if extra else ""
-    return Check(
+    return passed(
         "session.messages",
-        Verdict.PASS,
         f"{len(client.messages)} identical client/director exchanges{tail}, handshake {server.handshake!r}",
     )
 
 
 def check_debug(server: SessionRecord) -> Check:
     if server.debug:
-        return Check("session.debug", Verdict.FAIL, f"{server.path}: the director ran in debug mode")
-    return Check("session.debug", Verdict.PASS, f"{server.path}: debug off")
+        return failed("session.debug", f"{server.path}: the director ran in debug mode")
+    return passed("session.debug", f"{server.path}: debug off")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from analyzers.formats.units import NS_PER_S
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, Verdict, failed, passed, warned
 
 DST_HOUR_S = 3600
 MODES = ("ranging", "testing")
@@ -95,18 +95,16 @@ def _inside(window: LoadgenWindow, record: SessionRecord, reading: ClockReading)
 def check_loadgen_window(windows: list[LoadgenWindow], client: SessionRecord, server: SessionRecord) -> Check:
     reading = locate_loadgen(windows, client, server)
     if reading is not None:
-        return Check(
+        return passed(
             "timing.loadgen_window",
-            Verdict.PASS,
             f"{' and '.join(w.mode for w in windows)} LoadGen windows lie inside their Go…Stop phases "
             f"(LoadGen times read as {reading.description})",
         )
     if client.clock_offset is not None:
         loose = ClockReading(client.clock_offset.offset_ns, "the recorded clock offset")
         if all(_inside(w, server, loose) for w in windows):
-            return Check(
+            return warned(
                 "timing.loadgen_window",
-                Verdict.WARN,
                 "LoadGen windows lie inside Go…Stop only within the recorded clock-offset uncertainty "
                 f"(± {client.clock_offset.uncertainty_ns / 1e6:.3f} ms)",
             )
@@ -116,16 +114,14 @@ def check_loadgen_window(windows: list[LoadgenWindow], client: SessionRecord, se
         if not any(_inside(window, reference, r) for r in readings):
             phase = phase_window_ns(reference, window.mode)
             span = "no phase stamps" if phase is None else f"{_utc(phase[0])} – {_utc(phase[1])} UTC"
-            return Check(
+            return failed(
                 "timing.loadgen_window",
-                Verdict.FAIL,
                 f"{window.where}: {window.mode} power_begin..power_end ({_utc(window.begin_ns)} – {_utc(window.end_ns)} "
                 f"as written) is outside the {window.mode} Go…Stop phase ({span}) under every accepted clock "
                 f"reading ({'; '.join(r.description for r in readings)})",
             )
-    return Check(
+    return failed(
         "timing.loadgen_window",
-        Verdict.FAIL,
         "the ranging and testing LoadGen windows fit their phases only under different clock readings",
     )
 
@@ -136,9 +132,8 @@ def check_phase_stamps(client: SessionRecord, server: SessionRecord, policy: Com
     for mode in MODES:
         mine, theirs = client.phases.get(mode, []), server.phases.get(mode, [])
         if len(mine) != 4 or len(theirs) != 4:
-            return Check(
+            return failed(
                 "timing.phases",
-                Verdict.FAIL,
                 f"{mode}: client.json has {len(mine)} phase stamps, server.json {len(theirs)} (4 each expected)",
             )
         for index, (c, s) in enumerate(zip(mine, theirs, strict=True)):
@@ -146,62 +141,66 @@ def check_phase_stamps(client: SessionRecord, server: SessionRecord, policy: Com
             if difference_ms > worst[0]:
                 worst = (difference_ms, f"{mode} stamp {index}")
     if worst[0] > policy.phase_tolerance_ms:
-        return Check(
+        return failed(
             "timing.phases",
-            Verdict.FAIL,
             f"client and director phase times differ by {worst[0]:.1f} ms at {worst[1]}, over the "
             f"{policy.phase_tolerance_ms:g} ms of {policy.ruleset}",
         )
-    return Check(
+    return passed(
         "timing.phases",
-        Verdict.PASS,
         f"client and director phase times agree within {worst[0]:.1f} ms (limit {policy.phase_tolerance_ms:g} ms)",
     )
 
 
 def check_durations(ranging: LoadgenWindow | None, testing: LoadgenWindow, policy: CompliancePolicy) -> Check:
     if ranging is None:
-        return Check(
-            "timing.duration", Verdict.FAIL, "no ranging LoadGen window to compare the testing duration with"
-        )
+        return failed("timing.duration", "no ranging LoadGen window to compare the testing duration with")
     shorter = (ranging.window_s - testing.window_s) / ranging.window_s if ranging.window_s > 0 else 0.0
-    text = f"testing {testing.window_s:.3f} s, ranging {ranging.window_s:.3f} s"
-    if shorter > policy.duration_shorter_fraction:
-        return Check(
-            "timing.duration",
-            policy.verdict("duration_shorter"),
-            f"{text}: testing is {shorter:.1%} shorter, more than the {policy.duration_shorter_fraction:.0%} allowed",
-        )
-    return Check("timing.duration", Verdict.PASS, text)
+    allowed = policy.duration_shorter_fraction
+    return _short_of_ranging(
+        "timing.duration",
+        policy.verdict("duration_shorter"),
+        f"testing {testing.window_s:.3f} s, ranging {ranging.window_s:.3f} s",
+        shorter > allowed,
+        f"testing is {shorter:.1%} shorter, more than the {allowed:.0%} allowed",
+    )
 
 
 def check_minimum_duration(testing: LoadgenWindow, policy: CompliancePolicy) -> Check:
     if testing.window_s < policy.min_duration_s:
-        return Check(
+        return policy.judged(
             "timing.minimum",
-            policy.verdict("short_run"),
+            "short_run",
             f"{testing.where}: the testing window lasts {testing.window_s:.3f} s, under the "
             f"{policy.min_duration_s:g} s minimum run (not submission-valid)",
         )
-    return Check(
+    return passed(
         "timing.minimum",
-        Verdict.PASS,
         f"testing window {testing.window_s:.3f} s ≥ {policy.min_duration_s:g} s",
     )
 
 
 def check_power_delta(testing_w: float | None, ranging_w: float | None, policy: CompliancePolicy) -> Check:
     if testing_w is None or ranging_w is None or ranging_w <= 0:
-        return Check("power.ranging_delta", Verdict.FAIL, "no ranging or testing average power to compare")
+        return failed("power.ranging_delta", "no ranging or testing average power to compare")
     drop = (ranging_w - testing_w) / ranging_w
-    text = f"testing {testing_w:.6g} W vs ranging {ranging_w:.6g} W ({-drop:+.2%})"
-    if drop > policy.power_drop_fraction:
-        return Check(
-            "power.ranging_delta",
-            policy.verdict("power_drop"),
-            f"{text}: more than {policy.power_drop_fraction:.0%} below ranging",
-        )
-    return Check("power.ranging_delta", Verdict.PASS, text)
+    return _short_of_ranging(
+        "power.ranging_delta",
+        policy.verdict("power_drop"),
+        f"testing {testing_w:.6g} W vs ranging {ranging_w:.6g} W ({-drop:+.2%})",
+        drop > policy.power_drop_fraction,
+        f"more than {policy.power_drop_fraction:.0%} below ranging",
+    )
+
+
+def _short_of_ranging(
+    check_id: str, breach: Verdict, comparison: str, beyond_allowed: bool, excess: str
+) -> Check:
+    """Testing compared with ranging: the rule set's `breach` verdict, with why, when testing falls
+    short by more than the rule set allows, else a pass; the comparison is told either way."""
+    if beyond_allowed:
+        return Check(check_id, breach, f"{comparison}: {excess}")
+    return passed(check_id, comparison)
 
 
 def _utc(epoch_ns: int) -> str:

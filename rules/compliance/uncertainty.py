@@ -14,7 +14,7 @@ from rules.compliance.console_log import ConsoleLog
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.ptd import testing_uncertainty_reply
 from rules.compliance.session_files import SessionRecord
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, passed
 
 
 def check_uncertainty_warnings(
@@ -31,15 +31,14 @@ def check_uncertainty_warnings(
         phase = (log.time_ns > testing_phase_ns[0]) & (log.time_ns < testing_phase_ns[1])
         in_phase = f" ({int(np.count_nonzero(log.uncertainty_above & phase))} in the whole testing Go…Stop)"
     if len(rows):
-        return Check(
+        return policy.judged(
             "ptd_log.uncertainty",
-            policy.verdict("uncertainty_warning_in_testing"),
+            "uncertainty_warning_in_testing",
             f"{len(rows)} uncertainty-above-limit warnings more than {policy.phase_tolerance_ms:g} ms inside the "
             f"LoadGen testing window{in_phase}, first {log.quote(int(rows[0]))}",
         )
-    return Check(
+    return passed(
         "ptd_log.uncertainty",
-        Verdict.PASS,
         f"no uncertainty-above-limit warning inside the LoadGen testing window{in_phase}",
     )
 
@@ -48,9 +47,9 @@ def check_uncertainty_summary(server: SessionRecord, policy: CompliancePolicy) -
     """PTD's `Uncertainty,<avg>,<min>,<max>,<total>,<invalid>,<valid>,<unknown>` after the testing Stop."""
     reply = testing_uncertainty_reply(server)
     if reply is None:
-        return Check(
+        return policy.judged(
             "ptd.uncertainty_summary",
-            policy.verdict("uncertainty_summary_missing"),
+            "uncertainty_summary_missing",
             f"{server.path}: no Uncertainty summary recorded after testing (the director did not ask PTD for one)",
         )
     fields = reply.split(",")
@@ -58,16 +57,14 @@ def check_uncertainty_summary(server: SessionRecord, policy: CompliancePolicy) -
         average, _low, high = (float(v) for v in fields[1:4])
         total, invalid, valid, unknown = (int(float(v)) for v in fields[4:8])
     except ValueError:
-        return Check(
+        return failed(
             "ptd.uncertainty_summary",
-            Verdict.FAIL,
             f"{server.path}: unreadable Uncertainty reply {reply!r}",
         )
     text = f"{server.path}: {reply!r}: {valid} of {total} samples with a known uncertainty, max {high:.2%}"
     if invalid or unknown or high > 0.01:
-        return Check(
+        return failed(
             "ptd.uncertainty_summary",
-            Verdict.FAIL,
             f"{text}; {invalid} invalid and {unknown} unknown (uncertain samples must be 0, max ≤ 1 %)",
         )
-    return Check("ptd.uncertainty_summary", Verdict.PASS, f"{text} (average {average:.2%})")
+    return passed("ptd.uncertainty_summary", f"{text} (average {average:.2%})")

@@ -54,6 +54,22 @@ class Check:
         return data
 
 
+def passed(check_id: str, message: str) -> Check:
+    return Check(check_id, Verdict.PASS, message)
+
+
+def noted(check_id: str, message: str) -> Check:
+    return Check(check_id, Verdict.INFO, message)
+
+
+def warned(check_id: str, message: str) -> Check:
+    return Check(check_id, Verdict.WARN, message)
+
+
+def failed(check_id: str, message: str) -> Check:
+    return Check(check_id, Verdict.FAIL, message)
+
+
 def failing(checks: list[Check] | None) -> list[str]:
     """The ids of the FAILed checks, in order."""
     return [check.id for check in checks or [] if check.verdict is Verdict.FAIL]

@@ -26,7 +26,7 @@ from rules.compliance import checksums, console_log, layout, ptd, samples, sessi
 from rules.compliance.policy import CompliancePolicy, policy_for
 from rules.compliance.session_files import SessionFileError, SessionRecord
 from rules.compliance.timing import LoadgenWindow
-from rules.compliance.verdict import Check, Verdict
+from rules.compliance.verdict import Check, failed, noted, passed, warned
 from rules.errors import InputError
 from rules.inference.folder import InferenceFolder
 from rules.rulesets import Ruleset
@@ -53,7 +53,7 @@ def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check
     policy = policy_for(ruleset)
     checks: list[Check] = []
     if policy.scope_note:
-        checks.append(Check("ruleset.scope", Verdict.INFO, f"{ruleset.name}: {policy.scope_note}"))
+        checks.append(noted("ruleset.scope", f"{ruleset.name}: {policy.scope_note}"))
     checks.append(layout.check_layout(folder.files))
     testing = LoadgenWindow(
         "testing",
@@ -68,13 +68,9 @@ def judge_inference(evidence: InferenceEvidence, ruleset: Ruleset) -> list[Check
         client = folder.session_record(CLIENT_JSON_NAME)
         server = folder.session_record(SERVER_JSON_NAME)
     except SessionFileError as error:
-        checks.append(
-            Check("files.session_json", Verdict.FAIL, f"{error}; session, PTD and timing checks not run")
-        )
+        checks.append(failed("files.session_json", f"{error}; session, PTD and timing checks not run"))
     else:
-        checks.append(
-            Check("files.session_json", Verdict.PASS, "client.json and server.json hold every required key")
-        )
+        checks.append(passed("files.session_json", "client.json and server.json hold every required key"))
         checks += _session_checks(folder, client, server, policy, ranging_trace)
         checks += _timing_checks(evidence, client, server, policy, testing, ranging, ranging_problem)
         checks += _console_checks(folder, client, server, policy, testing)
@@ -133,7 +129,7 @@ def _timing_checks(
         timing.check_loadgen_window(windows, client, server),
     ]
     if ranging is None:
-        checks.append(Check("timing.duration", Verdict.FAIL, ranging_problem))
+        checks.append(failed("timing.duration", ranging_problem))
     else:
         checks.append(timing.check_durations(ranging, testing, policy))
     checks.append(timing.check_minimum_duration(testing, policy))
@@ -151,9 +147,7 @@ def _console_checks(
 ) -> list[Check]:
     if not folder.files.is_file(CONSOLE_LOG):
         path = folder.files.path(CONSOLE_LOG)
-        return [
-            Check("ptd_log.read", Verdict.FAIL, f"{path}: missing; the PTD console log cannot be checked")
-        ]
+        return [failed("ptd_log.read", f"{path}: missing; the PTD console log cannot be checked")]
     log = folder.console_log()
     window = _testing_window_in_log_clock(log, client, server, testing)
     testing_phase = log.phase_ns(server.session_name, "testing")
@@ -205,8 +199,8 @@ def _damaged_readings(folder: InferenceFolder, ranging: SplReadResult | None) ->
     """Ranging's volts and amps set the testing ranges: readings dropped from them are an auditor's business."""
     path = folder.files.path(f"{RANGING_DIR}/{SAMPLE_LOG}")
     if ranging is None or not (ranging.skipped or ranging.implausible):
-        return Check("samples.ranging_readings", Verdict.PASS, f"{path}: every line and reading is usable")
-    return Check("samples.ranging_readings", Verdict.WARN, "; ".join(ranging.skipped_summary(path)))
+        return passed("samples.ranging_readings", f"{path}: every line and reading is usable")
+    return warned("samples.ranging_readings", "; ".join(ranging.skipped_summary(path)))
 
 
 def _analyzer_alignment(folder: InferenceFolder, policy: CompliancePolicy) -> Check:
