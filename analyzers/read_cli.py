@@ -16,8 +16,9 @@ from typing import TextIO
 import numpy as np
 
 from analyzers.base import MeasurementStats
+from analyzers.option_values import OptionError, count, positive_seconds, source_option
 from analyzers.registry import create_analyzer
-from analyzers.source_spec import SourceSpec, SourceSpecError, add_source_arguments, resolve_source
+from analyzers.source_spec import SourceSpec, add_source_command
 from analyzers.trace import SAMPLE_ERROR, SAMPLE_MISSED, ChannelBlock, Trace
 
 _FLAG_WORDS = {0: "ok", SAMPLE_ERROR: "error", SAMPLE_MISSED: "missed"}
@@ -33,17 +34,14 @@ class ReadOptions:
     channels: int | None
 
 
-class ReadOptionError(ValueError):
-    """An option value `read` cannot use; the message is the sentence shown to the user."""
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_source_command(
+        subparsers,
         "read",
         help="print live samples from a power source (wiring check)",
         epilog="Exit status: 0 done, 2 a bad option or a device that cannot be read, 130 interrupted.",
+        examples="nvml:0, yokogawa:/dev/ttyUSB0,channels=3",
     )
-    add_source_arguments(parser, "nvml:0, yokogawa:/dev/ttyUSB0,channels=3")
     # Values are parsed in the handler, so a bad one is one sentence rather than argparse's usage dump.
     parser.add_argument("--seconds", default="5", metavar="N", help="how long to read (default 5)")
     parser.add_argument("--interval", default="1", metavar="S", help="sample interval in seconds (default 1)")
@@ -54,29 +52,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def parse_options(args: argparse.Namespace) -> ReadOptions:
     seconds = positive_seconds(args.seconds, "--seconds")
     interval_s = positive_seconds(args.interval, "--interval")
-    channels = None
-    if args.channels is not None:
-        try:
-            channels = int(args.channels)
-        except ValueError:
-            channels = 0
-        if channels < 1:
-            raise ReadOptionError(f"--channels must be a whole number of at least 1, got {args.channels!r}")
-    try:
-        source = resolve_source(args.source, args.driver, args.device)
-    except SourceSpecError as error:
-        raise ReadOptionError(str(error)) from None
+    channels = None if args.channels is None else count(args.channels, "--channels")
+    source = source_option(args)
     return ReadOptions(source, seconds, interval_s, channels)
-
-
-def positive_seconds(text: str, option: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ReadOptionError(f"{option} must be a positive number of seconds, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -84,7 +62,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     try:
         options = parse_options(args)
-    except ReadOptionError as error:
+    except OptionError as error:
         print(f"power-analyzer read: {error}", file=sys.stderr)
         return 2
     driver_options: dict[str, object] = dict(options.source.options)

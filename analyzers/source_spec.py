@@ -80,9 +80,17 @@ def source_from_aliases(driver: str | None, device: str | None) -> SourceSpec:
     return SourceSpec(driver or DEFAULT_DRIVER, device or "")
 
 
-def add_source_arguments(parser: argparse.ArgumentParser, examples: str) -> None:
-    """`--source` and its aliases `--driver`/`--device`, as every command taking one source has them
-    (read back with `resolve_source(args.source, args.driver, args.device)`)."""
+def add_source_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    epilog: str,
+    examples: str,
+) -> argparse.ArgumentParser:
+    """A subcommand taking one source: `--source` and its aliases `--driver`/`--device`, as every such
+    command has them (read back with `resolve_source(args.source, args.driver, args.device)`)."""
+    parser = subparsers.add_parser(name, help=help, epilog=epilog)
     parser.add_argument(
         "--source",
         default=None,
@@ -95,6 +103,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, examples: str) -> None
         help=f"driver (alias of --source DRIVER): {', '.join(driver_names())} (default {DEFAULT_DRIVER})",
     )
     parser.add_argument("--device", default=None, help="device: port, URL, GPU index (with --driver)")
+    return parser
 
 
 def resolve_source(source: str | None, driver: str | None, device: str | None) -> SourceSpec:

@@ -24,7 +24,7 @@ import numpy as np
 
 from analyzers.energy_runner_export import write_energy_runner
 from analyzers.errors import AnalyzerError
-from analyzers.read_cli import positive_seconds
+from analyzers.option_values import count, positive_seconds
 from analyzers.registry import create_analyzer
 from analyzers.source_spec import SourceSpecError, parse_source
 from rules.tiny.kind import TinyKind
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         seconds = positive_seconds(args.seconds, "--seconds")
         interval_s = positive_seconds(args.interval, "--interval")
-        inferences = args.inferences
-        if not inferences.isdigit() or int(inferences) < 1:
-            raise ValueError(f"--inferences must be a whole number of at least 1, got {inferences!r}")
+        inferences = count(args.inferences, "--inferences")
         source = parse_source(args.source)
     except (ValueError, SourceSpecError) as error:
         return _fail(str(error))
@@ -100,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         trace,
         events,
         1 / interval_s,
-        int(inferences),
+        inferences,
         volts,
         monitor=source.driver,
         accuracy=accuracy,
