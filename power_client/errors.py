@@ -17,53 +17,51 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class ClientError(Exception):
-    """A failure the user can act on; `str(error)` is the sentence to print, `exit_code` the status."""
+    """A failure the user can act on; `str(error)` is the sentence to print, `exit_code` the status.
+    Each kind names its status where it is declared: `class X(ClientError, exit_code=EXIT_…)`."""
 
     exit_code = EXIT_DIRECTOR_FAILED
 
+    def __init_subclass__(cls, exit_code: int | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
-class UsageError(ClientError):
-    exit_code = EXIT_USAGE
+
+class UsageError(ClientError, exit_code=EXIT_USAGE):
+    """A bad command line, option value or output folder."""
 
 
-class DirectorUnreachable(ClientError):
+class DirectorUnreachable(ClientError, exit_code=EXIT_DIRECTOR_UNREACHABLE):
     """No connection, or no answer in time."""
 
-    exit_code = EXIT_DIRECTOR_UNREACHABLE
 
-
-class DirectorRefused(ClientError):
+class DirectorRefused(ClientError, exit_code=EXIT_DIRECTOR_REFUSED):
     """HTTP 401/403: a missing or wrong token."""
 
-    exit_code = EXIT_DIRECTOR_REFUSED
 
-
-class DirectorFailed(ClientError):
+class DirectorFailed(ClientError, exit_code=EXIT_DIRECTOR_FAILED):
     """The director answered, but with an error or a reply that does not fit the API."""
 
-    exit_code = EXIT_DIRECTOR_FAILED
+
+class ClockOutOfBounds(ClientError, exit_code=EXIT_CLOCK):
+    """This machine's clock is further from the director's than the run allows."""
 
 
-class ClockOutOfBounds(ClientError):
-    exit_code = EXIT_CLOCK
+class WorkloadFailed(ClientError, exit_code=EXIT_WORKLOAD_FAILED):
+    """The workload could not start, or exited with a failure status."""
 
 
-class WorkloadFailed(ClientError):
-    exit_code = EXIT_WORKLOAD_FAILED
+class NoLoadgenLog(ClientError, exit_code=EXIT_NO_LOADGEN_LOG):
+    """The workload ran, but the LoadGen log it should leave is not there."""
 
 
-class NoLoadgenLog(ClientError):
-    exit_code = EXIT_NO_LOADGEN_LOG
-
-
-class SessionFailed(ClientError):
+class SessionFailed(ClientError, exit_code=EXIT_ANALYZER_FAILED):
     """The director failed the session during a run (an analyzer died or stalled)."""
 
-    exit_code = EXIT_ANALYZER_FAILED
 
-
-class NoOpenSession(ClientError):
-    exit_code = EXIT_NO_OPEN_SESSION
+class NoOpenSession(ClientError, exit_code=EXIT_NO_OPEN_SESSION):
+    """`power-client abort`: the director has no open session to end."""
 
 
 class Stopped(KeyboardInterrupt):

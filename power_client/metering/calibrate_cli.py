@@ -26,8 +26,9 @@ from typing import Any
 
 from analyzers.errors import AnalyzerError
 from analyzers.formats.atomic import write_text_atomically
-from analyzers.source_spec import SourceSpec, SourceSpecError, parse_source
+from analyzers.source_spec import SourceSpec, parse_source
 from power_client.metering.monitor import Monitor
+from power_client.metering.usage import UsageError, parsed_or_exit_status
 from rules.calibration.certificate import assess_candidate, certificate_document
 from rules.calibration.conditions import Condition
 from rules.calibration.flaws import from_driver_stats
@@ -41,10 +42,6 @@ USAGE = (
     "                       --load CMD [--load CMD]... [--windows N] [--window-s S] [--tolerance PERCENT]\n"
     "                       [--interval-ms N] [--no-rerun] --output DIR"
 )
-
-
-class UsageError(ValueError):
-    pass
 
 
 class LoadFailed(RuntimeError):
@@ -161,17 +158,11 @@ def record(options: dict[str, Any], monitor: Monitor) -> list[Condition]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        options = parse_arguments(sys.argv[1:] if argv is None else argv)
-    except UsageError as error:
-        if str(error) == "help":
-            print(USAGE + "\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip())
-            return 0
-        print(f"power-calibrate: {error}\n{USAGE}", file=sys.stderr)
-        return EXIT_USAGE
-    except SourceSpecError as error:
-        print(f"power-calibrate: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    options = parsed_or_exit_status(
+        "power-calibrate", USAGE, __doc__, parse_arguments, sys.argv[1:] if argv is None else argv
+    )
+    if isinstance(options, int):
+        return options
     specs: list[SourceSpec] = [options["reference"], *options["candidates"]]
     try:
         monitor = Monitor(specs, options["interval_ms"])

@@ -22,7 +22,6 @@ on only when we are not in a terminal's foreground (CI, a service manager), neve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -37,10 +36,11 @@ from types import FrameType
 from typing import Any
 
 from analyzers.errors import AnalyzerError
-from analyzers.source_spec import SourceSpec, SourceSpecError, parse_source, source_from_aliases
+from analyzers.source_spec import SourceSpec, parse_source, source_from_aliases
 from power_client.metering.logcat import LogcatMarks, LogcatPatternError, LogcatRule
 from power_client.metering.marks import MARKS_ENV, MarkEvent, MarkReader
 from power_client.metering.monitor import Monitor, MonitorError
+from power_client.metering.usage import UsageError, parsed_or_exit_status
 from rules.calibration.certificate import CertificateError, Correction, load_correction
 from rules.measure.folder import COMMAND_WINDOW, FORMAT, write_measure_folder
 from rules.measure.measurement import Measurement
@@ -59,10 +59,6 @@ USAGE = (
     "       power-measure attribute --profile PROFILE.json --power MEASURE_DIR [--report DIR] [...]  (energy per phase, operator)\n"
     "       power-measure tiny --source S --seconds N --inferences N --output DIR  (MLPerf Tiny, EnergyRunner folder)"
 )
-
-
-class UsageError(ValueError):
-    pass
 
 
 def parse_arguments(argv: Sequence[str]) -> dict[str, Any]:
@@ -175,18 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from power_client.metering.tiny_cli import main as tiny_main
 
         return tiny_main(arguments[1:])
-    try:
-        options = parse_arguments(arguments)
-    except UsageError as error:
-        if str(error) == "help":
-            with contextlib.suppress(BrokenPipeError):  # `power-measure --help | head`
-                print(USAGE + "\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip(), flush=True)
-            return 0
-        print(f"power-measure: {error}\n{USAGE}", file=sys.stderr)
-        return EXIT_USAGE
-    except SourceSpecError as error:
-        print(f"power-measure: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    options = parsed_or_exit_status("power-measure", USAGE, __doc__, parse_arguments, arguments)
+    if isinstance(options, int):
+        return options
     if options["report"] is not None:
         from rules.report.writer import ReportError, require_plotting
 
