@@ -32,7 +32,7 @@ from power_director.config_import import import_server_conf, render_toml
 from power_director.director import Director
 from power_director.http_protocol import JoinedWritesH11Protocol
 from power_director.session_store import read_record
-from power_director.training_export import export_training
+from power_director.training_export import ExportWindow, export_training
 from rules.calibration.certificate import Correction
 
 PROG = "power-director"
@@ -108,22 +108,10 @@ def export_training_cli(args: Sequence[str]) -> int:
         for given in parsed.certificate:
             name, correction = _given_correction(given, record.analyzers)
             corrections[name] = correction
-        ranged = parsed.begin_ns is not None or parsed.end_ns is not None
-        mark = None if ranged else record.phases.get(parsed.mode)
-        if not ranged and mark is None:
-            return _fail(f"{parsed.session_folder}: the session has no {parsed.mode} run")
-        result = export_training(
-            parsed.session_folder,
-            record.analyzers,
-            parsed.out,
-            interval_ms=record.interval_ms,
-            mark=mark,
-            begin_ns=parsed.begin_ns,
-            end_ns=parsed.end_ns,
-            result_index=parsed.result,
-            per_channel=parsed.per_channel,
-            corrections=corrections,
+        window = ExportWindow.of(
+            record, parsed.mode, parsed.begin_ns, parsed.end_ns, parsed.result, parsed.per_channel
         )
+        result = export_training(record, parsed.out, window, corrections)
     except (ValueError, OSError) as error:
         return _fail(str(error))
     for path in result.files:

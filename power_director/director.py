@@ -42,7 +42,7 @@ from power_director.reference_door import ReferenceDoor
 from power_director.session_store import StoredSession, read_record, scan
 from power_director.sessions import Session
 from power_director.storage import StorageError
-from power_director.training_export import ExportError, export_training
+from power_director.training_export import ExportError, ExportWindow, NoSuchRun, export_training
 
 SESSIONS_DIR = "sessions"
 RELEASE_WAIT_S = 1.0
@@ -244,13 +244,17 @@ class Director:
             record = read_record(folder)
         except ValueError as error:
             raise NotFound(f"session {session_id} has no recording to export: {error}") from None
-        ranged = request.begin_ns is not None or request.end_ns is not None
-        mark = None
-        if not ranged:
-            mode = request.mode or "testing"
-            if mode not in record.phases:
-                raise Conflict(f"session {session_id} has no {mode} run to export")
-            mark = record.phases[mode]
+        try:
+            window = ExportWindow.of(
+                record,
+                request.mode or "testing",
+                request.begin_ns,
+                request.end_ns,
+                request.result_index,
+                request.per_channel,
+            )
+        except NoSuchRun as missing:
+            raise Conflict(f"session {session_id} has no {missing.mode} run to export") from None
         try:
             corrections = {} if request.raw else session_corrections(folder, record.analyzers)
         except ValueError as error:
@@ -259,18 +263,7 @@ class Director:
         # Each run index is its own export: replace that run's node files, keep the others.
         shutil.rmtree(target / POWER_DIR / f"result_{request.result_index}", ignore_errors=True)
         try:
-            result = export_training(
-                folder,
-                record.analyzers,
-                target,
-                interval_ms=record.interval_ms,
-                mark=mark,
-                begin_ns=request.begin_ns,
-                end_ns=request.end_ns,
-                result_index=request.result_index,
-                per_channel=request.per_channel,
-                corrections=corrections,
-            )
+            result = export_training(record, target, window, corrections)
         except ExportError as error:
             raise BadRequest(str(error)) from None
         return TrainingExported(

@@ -4,42 +4,39 @@ from __future__ import annotations
 
 
 class DirectorError(Exception):
+    """A failure of the director itself; each kind names its HTTP status where it is declared."""
+
     status_code = 500
 
-
-class BadRequest(DirectorError):
-    status_code = 400
-
-
-class NotFound(DirectorError):
-    status_code = 404
+    def __init_subclass__(cls, status_code: int | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if status_code is not None:
+            cls.status_code = status_code
 
 
-class Conflict(DirectorError):
+class BadRequest(DirectorError, status_code=400):
+    """A request whose values the director cannot use."""
+
+
+class NotFound(DirectorError, status_code=404):
+    """No such session, phase or artifact."""
+
+
+class Conflict(DirectorError, status_code=409):
     """The call does not fit the session's state (or another session is active)."""
 
-    status_code = 409
 
-
-class AnalyzerFailed(DirectorError):
+class AnalyzerFailed(DirectorError, status_code=502):
     """An analyzer failed during the call; the session is failed, the director keeps serving."""
 
-    status_code = 502
 
-
-class AnalyzerUnavailable(DirectorError):
+class AnalyzerUnavailable(DirectorError, status_code=503):
     """An analyzer could not be reached when a session was created."""
 
-    status_code = 503
 
-
-class StorageUnavailable(DirectorError):
+class StorageUnavailable(DirectorError, status_code=503):
     """The data directory cannot be written: checked before a session starts."""
 
-    status_code = 503
 
-
-class InsufficientStorage(DirectorError):
+class InsufficientStorage(DirectorError, status_code=507):
     """Too little free space in the data directory: checked before a session starts."""
-
-    status_code = 507

@@ -35,6 +35,7 @@ from analyzers.formats.mlperf_layout import POWER_DIR
 from analyzers.formats.units import NS_PER_MS
 from analyzers.trace import Trace
 from power_director.calibration import corrected_chunks
+from power_director.session_store import StoredSession
 from power_director.storage import RecordingReader, recording_path
 from rules.calibration.certificate import Correction
 
@@ -102,30 +103,60 @@ def _columns(chunk: Trace, channel: int | None) -> tuple[np.ndarray, np.ndarray,
     return chunk.time_ns[valid], watts[valid], int((~valid).sum())
 
 
+@dataclass(frozen=True)
+class ExportWindow:
+    """Which samples one export writes: a phase (its PTD mark) or a time range, as which run index."""
+
+    mark: str | None = None
+    begin_ns: int | None = None
+    end_ns: int | None = None
+    result_index: int = 1
+    per_channel: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        record: StoredSession,
+        mode: str,
+        begin_ns: int | None = None,
+        end_ns: int | None = None,
+        result_index: int = 1,
+        per_channel: bool = False,
+    ) -> ExportWindow:
+        """The window a request names: the range when it gives one, else the phase `mode`, which
+        must have been recorded (NoSuchRun)."""
+        ranged = begin_ns is not None or end_ns is not None
+        if not ranged and mode not in record.phases:
+            raise NoSuchRun(f"{record.folder}: the session has no {mode} run", mode)
+        mark = None if ranged else record.phases[mode]
+        return cls(mark, begin_ns, end_ns, result_index, per_channel)
+
+
+class NoSuchRun(ExportError):
+    def __init__(self, message: str, mode: str) -> None:
+        super().__init__(message)
+        self.mode = mode
+
+
 def export_training(
-    session_folder: Path,
-    analyzers: list[str],
+    record: StoredSession,
     out: Path,
-    *,
-    interval_ms: int,
-    mark: str | None = None,
-    begin_ns: int | None = None,
-    end_ns: int | None = None,
-    result_index: int = 1,
-    per_channel: bool = False,
+    window: ExportWindow,
     corrections: Mapping[str, Correction] | None = None,
 ) -> ExportResult:
     """Write the node logs of one run, `corrections` (analyzer -> correction) applied; raises
     ExportError when the window holds no sample."""
+    session_folder, interval_ms = record.folder, record.interval_ms
+    mark, begin_ns, end_ns = window.mark, window.begin_ns, window.end_ns
     if (begin_ns is None) != (end_ns is None):
         raise ExportError(f"{session_folder}: a time range needs both begin_ns and end_ns")
     if begin_ns is not None and end_ns is not None and end_ns <= begin_ns:
         raise ExportError(f"{session_folder}: the time range ends before it begins")
-    run_dir = out / POWER_DIR / f"result_{result_index}"
+    run_dir = out / POWER_DIR / f"result_{window.result_index}"
     result = ExportResult()
     node = 0
     corrections = corrections or {}
-    for analyzer in analyzers:
+    for analyzer in record.analyzers:
         path = recording_path(session_folder, analyzer)
         correction = corrections.get(analyzer)
 
@@ -139,7 +170,7 @@ def export_training(
         if correction is not None:
             result.corrected.append(analyzer)
         channels: list[int | None] = (
-            list(range(1, first.channel_count + 1)) if per_channel and first.channel_count else [None]
+            list(range(1, first.channel_count + 1)) if window.per_channel and first.channel_count else [None]
         )
         for channel in channels:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -153,8 +184,8 @@ def export_training(
             result.skipped += skipped
             node += 1
     if not result.files:
-        window = f"phase mark {mark!r}" if mark is not None else f"the range {begin_ns}..{end_ns} ns"
-        raise ExportError(f"{session_folder}: no recorded sample in {window}")
+        where = f"phase mark {mark!r}" if mark is not None else f"the range {begin_ns}..{end_ns} ns"
+        raise ExportError(f"{session_folder}: no recorded sample in {where}")
     return result
 
 
