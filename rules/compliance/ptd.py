@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 
@@ -72,21 +72,28 @@ def _no_ptd(server: SessionRecord, check_id: str, policy: CompliancePolicy) -> C
     )
 
 
-_SequenceCheck = Callable[[SessionRecord, PtdSequence, CompliancePolicy], Check]
+_Extra = ParamSpec("_Extra")
 
 
 def _of_sequence(
     check_id: str,
-) -> Callable[[_SequenceCheck], Callable[[SessionRecord, CompliancePolicy], Check]]:
+) -> Callable[
+    [Callable[Concatenate[SessionRecord, PtdSequence, CompliancePolicy, _Extra], Check]],
+    Callable[Concatenate[SessionRecord, CompliancePolicy, _Extra], Check],
+]:
     """A check of the recorded PTD exchanges; where none were recorded, the rule set's verdict for that."""
 
-    def decorate(check: _SequenceCheck) -> Callable[[SessionRecord, CompliancePolicy], Check]:
+    def decorate(
+        check: Callable[Concatenate[SessionRecord, PtdSequence, CompliancePolicy, _Extra], Check],
+    ) -> Callable[Concatenate[SessionRecord, CompliancePolicy, _Extra], Check]:
         @functools.wraps(check)
-        def checked(server: SessionRecord, policy: CompliancePolicy) -> Check:
+        def checked(
+            server: SessionRecord, policy: CompliancePolicy, *args: _Extra.args, **kwargs: _Extra.kwargs
+        ) -> Check:
             sequence = find_sequence(server)
             if sequence is None:
                 return _no_ptd(server, check_id, policy)
-            return check(server, sequence, policy)
+            return check(server, sequence, policy, *args, **kwargs)
 
         return checked
 
@@ -226,11 +233,11 @@ def check_sequence(server: SessionRecord, sequence: PtdSequence, policy: Complia
     )
 
 
-def check_testing_ranges(server: SessionRecord, ranging: Trace | None, policy: CompliancePolicy) -> Check:
+@_of_sequence("ptd.testing_ranges")
+def check_testing_ranges(
+    server: SessionRecord, sequence: PtdSequence, policy: CompliancePolicy, ranging: Trace | None
+) -> Check:
     """The testing ranges are fixed to the ranging result: volts = max, amps = factor × max, no Auto."""
-    sequence = find_sequence(server)
-    if sequence is None:
-        return _no_ptd(server, "ptd.testing_ranges", policy)
     if sequence.ranging_go is None or sequence.testing_go is None:
         return failed(
             "ptd.testing_ranges",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from analyzers.formats.units import NS_PER_S
 from rules.compliance.policy import CompliancePolicy
 from rules.compliance.session_files import SessionRecord
-from rules.compliance.verdict import Check, Verdict, failed, passed, warned
+from rules.compliance.verdict import Check, failed, passed, warned
 
 DST_HOUR_S = 3600
 MODES = ("ranging", "testing")
@@ -158,8 +158,9 @@ def check_durations(ranging: LoadgenWindow | None, testing: LoadgenWindow, polic
     shorter = (ranging.window_s - testing.window_s) / ranging.window_s if ranging.window_s > 0 else 0.0
     allowed = policy.duration_shorter_fraction
     return _short_of_ranging(
+        policy,
         "timing.duration",
-        policy.verdict("duration_shorter"),
+        "duration_shorter",
         f"testing {testing.window_s:.3f} s, ranging {ranging.window_s:.3f} s",
         shorter > allowed,
         f"testing is {shorter:.1%} shorter, more than the {allowed:.0%} allowed",
@@ -185,8 +186,9 @@ def check_power_delta(testing_w: float | None, ranging_w: float | None, policy: 
         return failed("power.ranging_delta", "no ranging or testing average power to compare")
     drop = (ranging_w - testing_w) / ranging_w
     return _short_of_ranging(
+        policy,
         "power.ranging_delta",
-        policy.verdict("power_drop"),
+        "power_drop",
         f"testing {testing_w:.6g} W vs ranging {ranging_w:.6g} W ({-drop:+.2%})",
         drop > policy.power_drop_fraction,
         f"more than {policy.power_drop_fraction:.0%} below ranging",
@@ -194,12 +196,12 @@ def check_power_delta(testing_w: float | None, ranging_w: float | None, policy: 
 
 
 def _short_of_ranging(
-    check_id: str, breach: Verdict, comparison: str, beyond_allowed: bool, excess: str
+    policy: CompliancePolicy, check_id: str, finding: str, comparison: str, beyond_allowed: bool, excess: str
 ) -> Check:
-    """Testing compared with ranging: the rule set's `breach` verdict, with why, when testing falls
-    short by more than the rule set allows, else a pass; the comparison is told either way."""
+    """Testing compared with ranging: the rule set's verdict for `finding`, with why, when testing
+    falls short by more than the rule set allows, else a pass; the comparison is told either way."""
     if beyond_allowed:
-        return Check(check_id, breach, f"{comparison}: {excess}")
+        return policy.judged(check_id, finding, f"{comparison}: {excess}")
     return passed(check_id, comparison)
 
 

@@ -108,7 +108,7 @@ def _session_checks(
         ptd.check_device_type(server, policy),
         ptd.check_sequence(server, policy),
         ptd.check_replies(server, policy),
-        ptd.check_testing_ranges(server, ranging_trace, policy),
+        ptd.check_testing_ranges(server, policy, ranging_trace),
         ptd.check_ranges_restored(server, policy),
         uncertainty.check_uncertainty_summary(server, policy),
     ]
